@@ -1,0 +1,85 @@
+"""Building blocks: conv-BN-act, MBConv (inverted residual), projection, stem, head."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..space.ops import OpSpec
+from ..space.space import LayerSpec
+
+
+def make_activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "relu6":
+        return nn.ReLU6(inplace=True)
+    if name == "hswish":
+        return nn.Hardswish(inplace=True)
+    raise ValueError(f"unknown activation {name!r}: use relu, relu6 or hswish")
+
+
+class ConvBN(nn.Sequential):
+    """k x k conv (no bias, 'same' padding) + BN, optionally followed by an activation."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
+                 activation: str | None = None):
+        layers: list[nn.Module] = [
+            nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
+        if activation:
+            layers.append(make_activation(activation))
+        super().__init__(*layers)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand + BN + act, k x k depthwise + BN + act, 1x1 project + BN.
+
+    The residual is added when stride is 1 and channels match. With ``expand == 1``
+    the expansion conv is omitted (MobileNetV2's first block).
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, expand: int, stride: int, activation: str = "relu"):
+        super().__init__()
+        hidden = cin * expand
+        self.expand = ConvBN(cin, hidden, 1, activation=activation) if expand != 1 else nn.Identity()
+        self.depthwise = ConvBN(hidden, hidden, kernel, stride, groups=hidden, activation=activation)
+        self.project = ConvBN(hidden, cout, 1)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        return out + x if self.residual else out
+
+
+def build_op(layer: LayerSpec, op: OpSpec, activation: str) -> nn.Module:
+    """The module of candidate ``op`` at ``layer`` (fresh weights)."""
+    if op.is_noop_kind:
+        if layer.keeps_shape:
+            return nn.Identity()
+        return ConvBN(layer.in_channels, layer.out_channels, 1, layer.stride)
+    if op.kind == "mbconv":
+        return MBConv(layer.in_channels, layer.out_channels, op.kernel, op.expand, layer.stride, activation)
+    raise ValueError(f"no module for op kind {op.kind!r}")
+
+
+class Head(nn.Module):
+    """1x1 conv to ``channels`` + BN + act, global average pool, linear classifier."""
+
+    def __init__(self, cin: int, channels: int, num_classes: int, activation: str):
+        super().__init__()
+        self.conv = ConvBN(cin, channels, 1, activation=activation)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+def build_stem(space) -> nn.Module:
+    return ConvBN(space.in_channels, space.stem_channels, space.stem_kernel, space.stem_stride,
+                  activation=space.activation)
+
+
+def build_head(space) -> Head:
+    return Head(space.final_channels, space.head_channels, space.num_classes, space.activation)
