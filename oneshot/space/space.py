@@ -56,7 +56,9 @@ class SearchSpace:
     Config keys (see ``conf/space/*.yaml``): ``name``, ``input_size``, ``in_channels``,
     ``num_classes``, ``stem_channels``, ``stem_kernel``, ``stem_stride``,
     ``head_channels``, ``activation``, ``ops`` (default candidate list) and
-    ``stages`` (each: ``layers``, ``channels``, ``stride``, optional ``ops``).
+    ``stages`` (each: ``layers``, ``channels``, ``stride``, optional ``ops`` and
+    ``min_depth`` -- layers at positions below it get no no-op candidate, which is
+    how elastic depth {min_depth..layers} is expressed: skips move to the stage end).
     """
 
     def __init__(self, config: Mapping[str, Any]):
@@ -88,7 +90,10 @@ class SearchSpace:
                 stride = stage["stride"] if pos == 0 else 1
                 out_ch = stage["channels"]
                 keeps = stride == 1 and channels == out_ch
-                cands = tuple(op for op in ops if keeps or op.kind != "skip")
+                # layers below min_depth are never dropped: no no-op there
+                cands = tuple(op for op in ops
+                              if (keeps or op.kind != "skip")
+                              and not (op.is_noop_kind and pos < stage.get("min_depth", 0)))
                 if not cands:
                     raise ValueError(
                         f"space {self.name!r}, stage {s} layer {pos}: no candidate op fits "
@@ -294,7 +299,7 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError("space config needs a non-empty 'stages' list (each: layers, channels, stride)")
     stages = []
     for i, st in enumerate(c["stages"]):
-        extra = set(st) - {"layers", "channels", "stride", "ops"}
+        extra = set(st) - {"layers", "channels", "stride", "ops", "min_depth"}
         if extra:
             raise ValueError(f"space config stage {i}: unknown key(s) {sorted(extra)}")
         for key in ("layers", "channels"):
@@ -306,6 +311,10 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"space config stage {i}: stride must be 1 or 2, got {stage['stride']}")
         if st.get("ops"):
             stage["ops"] = [str(o) for o in st["ops"]]
+        if st.get("min_depth"):
+            stage["min_depth"] = int(st["min_depth"])
+            if not 0 <= stage["min_depth"] <= stage["layers"]:
+                raise ValueError(f"space config stage {i}: min_depth must be in 0..layers ({stage['layers']})")
         stages.append(stage)
     c["stages"] = stages
     c["ops"] = [str(o) for o in c["ops"]]
