@@ -1,0 +1,6 @@
+"""Evaluators (the only door to accuracy), their cache, and ranking metrics."""
+from .base import EVAL_COLUMNS, Evaluator
+from .cache import EvalCache
+from .supernet_evaluator import EvalSettings, SupernetEvaluator, load_supernet
+
+__all__ = ["EVAL_COLUMNS", "EvalCache", "EvalSettings", "Evaluator", "SupernetEvaluator", "load_supernet"]

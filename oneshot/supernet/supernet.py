@@ -84,7 +84,13 @@ class SuperNet(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """Kaiming-normal convs, unit BN, small-normal classifier (torchvision's MobileNetV2 init)."""
+    """Kaiming-normal convs, unit BN, small-normal classifier (torchvision's MobileNetV2 init).
+
+    The last BN of every residual MBConv starts at zero (Goyal et al.): each block
+    starts as the identity, which keeps deep random paths of a supernet trainable.
+    """
+    from ..nn.blocks import MBConv
+
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -94,10 +100,18 @@ def init_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
+    for m in module.modules():
+        if isinstance(m, MBConv) and m.residual:
+            nn.init.zeros_(m.project[1].weight)
 
 
 def build_supernet(space: SearchSpace, sharing: str = "separate") -> nn.Module:
-    """Builder used by configs: ``sharing="separate"`` (per-op weights)."""
+    """Builder used by configs: ``sharing="separate"`` (per-op weights) or ``"elastic"``
+    (Once-for-All-style: one weight tensor per layer, see :mod:`oneshot.supernet.elastic`)."""
     if sharing == "separate":
         return SuperNet(space)
-    raise ValueError(f"unknown supernet sharing {sharing!r}: available: 'separate'")
+    if sharing == "elastic":
+        from .elastic import ElasticSuperNet
+
+        return ElasticSuperNet(space)
+    raise ValueError(f"unknown supernet sharing {sharing!r}: available: 'separate', 'elastic'")

@@ -1,0 +1,112 @@
+"""Config -> objects: the one place that reads Hydra configs into library calls."""
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .data import ImageData, build_data
+from .evaluate import EvalSettings
+from .paths import REPO_DIR
+from .sampling.base import Sampler
+from .sampling.registry import build_sampler
+from .space.space import SearchSpace
+from .train.trainer import TrainSettings
+
+log = logging.getLogger(__name__)
+
+_DATA_KEYS = {
+    "digits": ("size", "val_images", "test_images", "train_images", "seed", "augment"),
+    "arrays": ("path", "size", "val_images", "train_images", "test_images", "seed", "augment"),
+    "cifar10": ("root", "download", "size", "val_images", "train_images", "test_images", "seed", "augment"),
+    "imagefolder": ("root", "size", "val_images", "train_images", "seed", "augment"),
+    "synthetic": ("size", "train_images", "val_images", "test_images", "seed", "augment"),
+}
+
+
+def plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def resolve_path(path: "str | Path") -> Path:
+    """A user path as given; a relative one that does not exist falls back to the repo root."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    alt = REPO_DIR / p
+    return alt if alt.exists() else p
+
+
+def space_from_config(cfg: DictConfig) -> SearchSpace:
+    return SearchSpace(plain(cfg.space))
+
+
+def data_from_config(cfg: DictConfig, space: SearchSpace) -> ImageData:
+    d = plain(cfg.data)
+    name = d["name"]
+    if name not in _DATA_KEYS:
+        raise ValueError(f"unknown data.name {name!r}: available {sorted(_DATA_KEYS)}")
+    kwargs = {k: d.get(k) for k in _DATA_KEYS[name] if d.get(k) is not None}
+    if name in ("digits", "arrays", "synthetic", "cifar10") and "size" not in kwargs:
+        kwargs["size"] = space.input_size
+    if name == "synthetic":
+        kwargs.setdefault("num_classes", space.num_classes)
+        kwargs["channels"] = space.in_channels
+    for key in ("path", "root"):
+        if key in kwargs:
+            kwargs[key] = resolve_path(kwargs[key])
+    kwargs["augment"] = tuple(kwargs.get("augment", ()))
+    data = build_data(name, **kwargs)
+    if data.num_classes != space.num_classes:
+        raise ValueError(f"data {name!r} has {data.num_classes} classes but space {space.name!r} has "
+                         f"{space.num_classes}: override space.num_classes={data.num_classes}")
+    if data.image_shape[0] != space.in_channels:
+        raise ValueError(f"data {name!r} has {data.image_shape[0]}-channel images, space {space.name!r} expects "
+                         f"{space.in_channels}: set space.in_channels")
+    return data
+
+
+def sampler_from_config(cfg: DictConfig, space: SearchSpace) -> Sampler:
+    opts = {k: v for k, v in plain(cfg.sampler).items() if v is not None and k != "name"}
+    opts.setdefault("seed", cfg.train.seed)
+    name = cfg.sampler.name
+    builder_opts = _accepted(name, space)
+    unknown = set(opts) - builder_opts if builder_opts is not None else set()
+    if unknown:
+        raise ValueError(f"sampler {name!r} does not take option(s) {sorted(unknown)}; it takes "
+                         f"{sorted(builder_opts)}")
+    return build_sampler(name, space, **opts)
+
+
+def _accepted(name: str, space: SearchSpace) -> set[str] | None:
+    from .sampling.registry import _BUILDERS, _load_optional
+
+    _load_optional()
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        return None
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return {p for p in params if p != "space"}
+
+
+def train_settings(cfg: DictConfig) -> TrainSettings:
+    t = plain(cfg.train)
+    t.pop("resume", None)
+    return TrainSettings(**t)
+
+
+def eval_settings(cfg: DictConfig) -> EvalSettings:
+    e = cfg.evaluator
+    return EvalSettings(recal_images=e.recal_images, val_images=e.val_images, batch_size=e.batch_size,
+                        recal_batch_size=e.recal_batch_size, split=e.split, seed=e.seed,
+                        recalibrate=e.recalibrate)
+
+
+def checkpoint_path(cfg: DictConfig) -> Path:
+    """``checkpoint=`` as given, else ``checkpoints/<name>.pt`` under the working directory."""
+    return Path(cfg.checkpoint).expanduser() if cfg.checkpoint else Path("checkpoints") / f"{cfg.name}.pt"

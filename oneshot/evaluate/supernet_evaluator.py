@@ -1,0 +1,150 @@
+"""`SupernetEvaluator`: arch -> BN recalibration -> validation accuracy, cached in SQLite."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import runtime
+from ..data.tensors import ImageData
+from ..space.costs import CostModel
+from ..space.space import SearchSpace
+from ..supernet import build_supernet
+from ..train.bn import recalibrate_bn
+from ..train.checkpoint import file_hash, load_checkpoint
+from .cache import EvalCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Everything that changes an evaluation's result (part of the cache key)."""
+
+    recal_images: int = 1000
+    val_images: int = 2000
+    batch_size: int = 500
+    recal_batch_size: int = 100
+    split: str = "val"
+    seed: int = 0
+    recalibrate: bool = True
+
+    def key(self, data_name: str) -> str:
+        blob = json.dumps({**asdict(self), "data": data_name}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple[nn.Module, SearchSpace, dict]:
+    """Rebuild the supernet a checkpoint was trained as, with its weights."""
+    state = load_checkpoint(path, space)
+    stored = SearchSpace(state["space"])
+    model = build_supernet(stored, state.get("supernet", {}).get("sharing", "separate"))
+    model.load_state_dict(state["model"])
+    return model, stored, state
+
+
+class SupernetEvaluator:
+    """The only door to accuracy for search, ranking and notebooks.
+
+    ``evaluate(archs)`` canonicalises each arch (equivalent archs are one network,
+    evaluated once), looks it up in the cache, and for the rest recalibrates BN on a
+    fixed seeded subset of training images and measures accuracy on the first
+    ``val_images`` of the search-validation split. Results are in input order.
+    """
+
+    def __init__(self, model: nn.Module, space: SearchSpace, data: ImageData, settings: EvalSettings = EvalSettings(),
+                 *, checkpoint_id: str = "in-memory", cache: "EvalCache | str | Path | None" = None,
+                 device: "str | torch.device" = "auto", progress: bool = True):
+        if data.num_classes != space.num_classes:
+            raise ValueError(f"data {data.name!r} has {data.num_classes} classes, space {space.name!r} "
+                             f"has {space.num_classes}: set space.num_classes={data.num_classes}")
+        self.space, self.settings, self.progress = space, settings, progress
+        self.device = runtime.resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.data = data.to(self.device)
+        self.costs = CostModel(space)
+        self.checkpoint_id = checkpoint_id
+        self.settings_key = settings.key(data.name)
+        self.cache = EvalCache(cache) if isinstance(cache, (str, Path)) else cache
+        self.channels_last = self.device.type == "cuda"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self._recal = [x for x, _ in self._split_batches(self.data.fixed_train_subset(settings.recal_images,
+                                                                                      settings.seed),
+                                                         settings.recal_batch_size)]
+        split = getattr(self.data, settings.split)
+        n = min(settings.val_images, len(split))
+        self._val = list(self._split_batches(split.subset(torch.arange(n, device=split.x.device)),
+                                             settings.batch_size))
+        self.stats = {"requested": 0, "cache_hits": 0, "computed": 0, "seconds": 0.0}
+
+    @classmethod
+    def from_checkpoint(cls, path: "str | Path", data: ImageData, settings: EvalSettings = EvalSettings(),
+                        space: SearchSpace | None = None, **kwargs) -> "SupernetEvaluator":
+        model, stored, _ = load_supernet(path, space)
+        return cls(model, stored, data, settings, checkpoint_id=file_hash(path), **kwargs)
+
+    def _split_batches(self, split, batch_size: int):
+        for s in range(0, len(split), batch_size):
+            x = self.data.normalise(split.x[s:s + batch_size])
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, split.y[s:s + batch_size]
+
+    @torch.inference_mode(False)
+    def _measure(self, arch) -> tuple[float, float]:
+        if self.settings.recalibrate:
+            recalibrate_bn(self.model, self._recal, arch)
+        self.model.eval()
+        correct, loss, n = 0, 0.0, 0
+        with torch.inference_mode():
+            for x, y in self._val:
+                logits = self.model(x, arch).float()
+                loss += F.cross_entropy(logits, y, reduction="sum").item()
+                correct += (logits.argmax(1) == y).sum().item()
+                n += len(y)
+        return 100.0 * correct / n, loss / n
+
+    def evaluate(self, archs: Sequence[Sequence[int]]) -> pd.DataFrame:
+        canon = [self.space.canonical(a) for a in archs]
+        keys = [str(a) for a in canon]
+        self.stats["requested"] += len(keys)
+        found = self.cache.get_many(self.checkpoint_id, self.settings_key, keys) if self.cache else {}
+        todo = [a for a in dict.fromkeys(canon) if str(a) not in found]
+        results = dict(found)
+        new_rows = []
+        for arch in tqdm(todo, desc="evaluate", unit="arch", disable=not self.progress or len(todo) < 2,
+                         leave=False):
+            start = time.perf_counter()
+            acc, loss = self._measure(arch)
+            sec = time.perf_counter() - start
+            results[str(arch)] = (acc, loss)
+            new_rows.append((str(arch), acc, loss, sec))
+            self.stats["seconds"] += sec
+        if self.cache and new_rows:
+            self.cache.put_many(self.checkpoint_id, self.settings_key, new_rows)
+        self.stats["computed"] += len(todo)
+        self.stats["cache_hits"] += sum(k in found for k in keys)
+        computed = {r[0] for r in new_rows}
+        seen: set[str] = set()
+        cached = []
+        for k in keys:  # a duplicate within one call is a hit for all but its first occurrence
+            cached.append(k not in computed or k in seen)
+            seen.add(k)
+        flops, params = self.costs.flops(canon), self.costs.params(canon)
+        return pd.DataFrame({
+            "arch": keys,
+            "accuracy": [results[k][0] for k in keys],
+            "loss": [results[k][1] for k in keys],
+            "flops": flops, "params": params, "cached": cached,
+        })

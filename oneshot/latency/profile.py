@@ -1,0 +1,137 @@
+"""`DeviceProfile`: where and how latency is measured (``conf/device/*.yaml``)."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+
+PROFILE_KINDS = ("cpu", "cuda", "external")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A named measurement setting; one latency table per profile.
+
+    * ``name`` -- profile name; the table lives at ``luts/<name>.csv`` by default.
+    * ``kind`` -- ``cpu``, ``cuda`` or ``external`` (a device we do not own: its
+      table is imported, never measured here).
+    * ``threads`` -- ``torch.set_num_threads`` while measuring (cpu); ``None`` keeps
+      torch's setting and is not checked against a table.
+    * ``batch`` -- batch size of every measurement.
+    * ``lut`` -- path of the table (relative paths: against the working directory
+      the caller passes as ``root``, the current one by default).
+    * ``latency_correction`` -- apply the table's fitted affine correction when
+      predicting (fitted by validation on calibration archs).
+    * ``warmup`` / ``repeats`` / ``max_seconds`` -- per measured op: warm-up calls,
+      timed repetitions, and a time cap after which fewer repetitions (at least
+      ``min(repeats, 10)``) are kept.
+    """
+
+    name: str
+    kind: str = "cpu"
+    threads: int | None = None
+    batch: int = 1
+    lut: str = ""
+    latency_correction: bool = True
+    warmup: int = 10
+    repeats: int = 100
+    max_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"device profile name {self.name!r} must be a non-empty file-name-like string")
+        if self.kind not in PROFILE_KINDS:
+            raise ValueError(f"device profile {self.name!r}: kind {self.kind!r} not in {PROFILE_KINDS}")
+        if self.threads is not None and int(self.threads) < 1:
+            raise ValueError(f"device profile {self.name!r}: threads must be >= 1 or null")
+        if int(self.batch) < 1:
+            raise ValueError(f"device profile {self.name!r}: batch must be >= 1")
+        if self.warmup < 0 or self.repeats < 1 or self.max_seconds <= 0:
+            raise ValueError(f"device profile {self.name!r}: need warmup >= 0, repeats >= 1, max_seconds > 0")
+
+    # ----------------------------------------------------------- construction
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "DeviceProfile":
+        """From a mapping or an OmegaConf node (interpolations such as ``${.name}`` resolved)."""
+        try:
+            from omegaconf import DictConfig, OmegaConf
+
+            if isinstance(config, DictConfig):
+                config = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+        except ImportError:  # pragma: no cover
+            pass
+        data = dict(config)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"device profile: unknown key(s) {sorted(unknown)}; allowed: {sorted(known)}")
+        if "name" not in data:
+            raise ValueError("device profile needs a 'name'")
+        lut = str(data.get("lut") or "")
+        for pattern in ("${.name}", "${name}"):  # plain yaml.safe_load leaves these unresolved
+            lut = lut.replace(pattern, str(data["name"]))
+        data["lut"] = lut
+        if data.get("threads") is not None:
+            data["threads"] = int(data["threads"])
+        for key, typ in (("batch", int), ("warmup", int), ("repeats", int), ("max_seconds", float)):
+            if key in data:
+                data[key] = typ(data[key])
+        data["latency_correction"] = bool(data.get("latency_correction", True))
+        return cls(**data)
+
+    @classmethod
+    def load(cls, name_or_path: "str | Path") -> "DeviceProfile":
+        """A profile from ``conf/device/<name>.yaml`` or a YAML file path."""
+        from omegaconf import OmegaConf
+
+        from ..paths import conf_dir
+
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = conf_dir() / "device" / f"{name_or_path}.yaml"
+        if not path.is_file():
+            available = sorted(p.stem for p in (conf_dir() / "device").glob("*.yaml"))
+            raise FileNotFoundError(f"device profile {name_or_path!r} not found; available: {available}")
+        cfg = OmegaConf.load(path)
+        cfg.pop("defaults", None)  # type: ignore[union-attr]
+        return cls.from_config(cfg)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # ------------------------------------------------------------------ use
+    def lut_path(self, root: "str | Path | None" = None) -> Path:
+        path = Path(self.lut or f"luts/{self.name}.csv")
+        if not path.is_absolute() and root is not None:
+            path = Path(root) / path
+        return path
+
+    @property
+    def torch_device(self) -> torch.device:
+        if self.kind == "external":
+            raise RuntimeError(
+                f"device profile {self.name!r} is 'external': its table is imported, it cannot be measured here"
+            )
+        if self.kind == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device profile {self.name!r} needs CUDA, which is not available on this machine")
+        return torch.device(self.kind)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[torch.device]:
+        """Set torch's thread count for the duration; yields the torch device."""
+        device = self.torch_device
+        before = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            yield device
+        finally:
+            torch.set_num_threads(before)
+
+    def table_metadata(self) -> dict[str, str]:
+        """The fields a table records and is checked against (see ``LatencyLUT.check_profile``)."""
+        return {"profile": self.name, "kind": self.kind, "batch": str(self.batch),
+                "threads": "" if self.threads is None else str(self.threads)}

@@ -1,0 +1,110 @@
+"""Timing one forward call: warm-up, repetitions, CPU wall clock or CUDA events.
+
+A *timer* is any ``Callable[[OpDescriptor, DeviceProfile], Sequence[float]]``
+returning per-repetition times in milliseconds; :func:`build_lut` takes one so
+tests can inject a fake. :class:`TorchOpTimer` is the real one.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .keys import OpDescriptor, build_module, example_input
+from .profile import DeviceProfile
+
+OpTimer = Callable[[OpDescriptor, DeviceProfile], Sequence[float]]
+
+MIN_REPEATS = 10
+
+
+def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, repeats: int,
+                 max_seconds: float = float("inf")) -> np.ndarray:
+    """Per-call latency (ms) of ``module(x)`` under ``torch.inference_mode``.
+
+    CPU: ``time.perf_counter`` around each call. CUDA: a pair of CUDA events per
+    call, synchronised once at the end. Stops early (keeping at least
+    ``min(repeats, 10)`` samples) once ``max_seconds`` of timed calls have passed.
+    """
+    module.eval()
+    cuda = x.is_cuda
+    with torch.inference_mode():
+        for _ in range(warmup):
+            module(x)
+        if cuda:
+            torch.cuda.synchronize(x.device)
+            starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+            ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+            t_start, done = time.perf_counter(), repeats
+            for i in range(repeats):
+                starts[i].record()
+                module(x)
+                ends[i].record()
+                if i + 1 >= min(repeats, MIN_REPEATS) and time.perf_counter() - t_start > max_seconds:
+                    done = i + 1
+                    break
+            torch.cuda.synchronize(x.device)
+            return np.array([s.elapsed_time(e) for s, e in zip(starts[:done], ends[:done])])
+        times = []
+        clock = time.perf_counter
+        t_start = clock()
+        for i in range(repeats):
+            t0 = clock()
+            module(x)
+            times.append(clock() - t0)
+            if i + 1 >= min(repeats, MIN_REPEATS) and clock() - t_start > max_seconds:
+                break
+        return np.array(times) * 1e3
+
+
+class TorchOpTimer:
+    """Measures one op key: builds its module (fresh weights), times ``batch``-sized calls.
+
+    Thread count and device come from the profile; call it inside ``profile.activate()``
+    (``build_lut`` does).
+    """
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def __call__(self, desc: OpDescriptor, profile: DeviceProfile) -> np.ndarray:
+        torch.manual_seed(self.seed)
+        device = profile.torch_device
+        module = build_module(desc).to(device).eval()
+        x = example_input(desc, profile.batch, device)
+        with torch.inference_mode():
+            y = module(x)
+        expected = (profile.batch, desc.out_shape[2]) if desc.kind == "head" else (
+            profile.batch, desc.out_shape[2], desc.out_shape[0], desc.out_shape[1])
+        if tuple(y.shape) != expected:
+            raise RuntimeError(f"op {desc.key}: module output {tuple(y.shape)} != key's shape {expected}")
+        return time_forward(module, x, profile.warmup, profile.repeats, profile.max_seconds)
+
+
+def summarize(samples: Sequence[float]) -> tuple[float, float, float, int]:
+    """(median, 25th percentile, 75th percentile, n) of samples in ms."""
+    a = np.asarray(samples, dtype=np.float64)
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"latency samples must be finite and non-empty, got {a!r}")
+    p25, med, p75 = np.percentile(a, [25, 50, 75])
+    return float(med), float(p25), float(p75), int(a.size)
+
+
+def device_name(kind: str) -> str:
+    """A human-readable name of the measuring device (CPU model or GPU name)."""
+    if kind == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    name = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return name or platform.processor() or platform.machine() or "unknown cpu"

@@ -1,0 +1,261 @@
+"""LUT validation: end-to-end latency of random stand-alone networks vs the table's sum.
+
+Calibration and validation archs are disjoint: an optional affine correction
+(``measured ~ slope * sum + intercept``) is fitted on the calibration archs only,
+stored in the table's metadata, and judged on the validation archs.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..space.arch import Arch
+from ..space.space import SearchSpace
+from ..supernet.supernet import SubNet
+from .profile import DeviceProfile
+from .table import LatencyLUT
+from .timing import time_forward
+
+log = logging.getLogger(__name__)
+
+# (space, archs, profile) -> per-arch samples in ms, shape (n_archs, n_samples)
+ArchTimer = Callable[[SearchSpace, Sequence[Arch], DeviceProfile], np.ndarray]
+
+GOAL_TAU, GOAL_MAPE = 0.9, 10.0
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How well predictions match measurements."""
+
+    kendall_tau: float
+    pearson_r: float
+    mape: float  # mean absolute percentage error, %
+    n: int
+
+    def meets_goal(self, tau: float = GOAL_TAU, mape: float = GOAL_MAPE) -> bool:
+        return self.kendall_tau >= tau and self.mape <= mape
+
+    def __str__(self) -> str:
+        return f"tau={self.kendall_tau:.3f} r={self.pearson_r:.3f} MAPE={self.mape:.1f}%"
+
+
+def agreement(predicted: Sequence[float], measured: Sequence[float]) -> Agreement:
+    from scipy import stats
+
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    if p.shape != m.shape or p.size < 2:
+        raise ValueError(f"need two equally long arrays of >= 2 values, got {p.shape} and {m.shape}")
+    tau = float(stats.kendalltau(p, m).statistic)
+    r = float(stats.pearsonr(p, m).statistic) if np.ptp(p) > 0 and np.ptp(m) > 0 else float("nan")
+    mape = float(np.mean(np.abs(p - m) / m) * 100.0)
+    return Agreement(tau, r, mape, int(p.size))
+
+
+def fit_affine(predicted: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
+    """Least-squares ``measured ~ slope * predicted + intercept``."""
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    if p.size < 2 or np.ptp(p) == 0:
+        raise ValueError("an affine correction needs >= 2 calibration archs with different predictions")
+    slope, intercept = np.polyfit(p, m, 1)
+    return float(slope), float(intercept)
+
+
+def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Arch]:
+    """``n`` distinct random networks (canonical archs; fewer if the space has fewer)."""
+    seen: dict[tuple, None] = {}
+    for _ in range(100):
+        genomes = space.canonical_batch(rng.integers(0, space.num_choices, size=(4 * n + 16, space.num_layers)))
+        for g in genomes:
+            seen.setdefault(tuple(int(c) for c in g), None)
+            if len(seen) >= n:
+                return [Arch(a) for a in list(seen)[:n]]
+    log.warning("space %r: only %d distinct networks found, %d asked", space.name, len(seen), n)
+    return [Arch(a) for a in seen]
+
+
+def measure_archs(space: SearchSpace, archs: Sequence[Arch], profile: DeviceProfile, *, repeats: int = 30,
+                  rounds: int = 5, warmup: int | None = None, progress: bool = True, seed: int = 0) -> np.ndarray:
+    """End-to-end latency samples (ms), shape ``(len(archs), repeats)``, of stand-alone networks.
+
+    Each arch is built with :meth:`SubNet.build` (fresh weights: latency does not
+    depend on them). Measurements are interleaved in ``rounds`` passes over the archs
+    (shuffled each pass) so slow drifts of machine load spread over all archs.
+    """
+    per_round = max(1, math.ceil(repeats / rounds))
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    with profile.activate() as device:
+        nets = [SubNet.build(space, a).to(device).eval() for a in archs]
+        x = torch.randn(profile.batch, space.in_channels, space.input_size, space.input_size, device=device)
+        samples: list[list[float]] = [[] for _ in archs]
+        w = profile.warmup if warmup is None else warmup
+        bar = tqdm(total=rounds * len(archs), desc=f"e2e {profile.name}", unit="arch", disable=not progress)
+        for r in range(rounds):
+            for i in rng.permutation(len(archs)):
+                t = time_forward(nets[i], x, w if r == 0 else 1, per_round, profile.max_seconds)
+                samples[i].extend(t.tolist())
+                bar.update()
+        bar.close()
+    width = min(len(s) for s in samples)
+    return np.array([s[:width] for s in samples])
+
+
+@dataclass
+class ValidationReport:
+    space: str
+    profile: str
+    batch: int
+    plain: Agreement
+    corrected: Agreement | None
+    correction: tuple[float, float] | None
+    correction_fitted_here: bool
+    n_calib: int
+    csv_path: Path | None = None
+    png_path: Path | None = None
+    lut_path: Path | None = None
+    extras: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"LUT validation: space {self.space}, profile {self.profile}, batch {self.batch}, "
+                 f"{self.plain.n} validation archs",
+                 f"  plain sum of table rows:  {self.plain}"]
+        if self.corrected is not None and self.correction is not None:
+            how = (f"fitted on {self.n_calib} separate calibration archs and stored in {self.lut_path}"
+                   if self.correction_fitted_here else "stored in the table")
+            lines.append(f"  affine-corrected sum:     {self.corrected}  (measured = {self.correction[0]:.4f} x sum "
+                         f"{self.correction[1]:+.4f} ms, {how})")
+        best = self.corrected or self.plain
+        lines.append(f"  goal tau >= {GOAL_TAU} and MAPE <= {GOAL_MAPE}%: {'met' if best.meets_goal() else 'NOT met'}")
+        if self.csv_path:
+            lines.append(f"  wrote {self.csv_path} and {self.png_path}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("csv_path", "png_path", "lut_path"):
+            d[k] = None if d[k] is None else str(d[k])
+        return d
+
+
+def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | str | Path | None" = None, *,
+                 n_archs: int = 50, n_calib: int = 20, seed: int = 0, out_dir: "str | Path | None" = ".",
+                 fit_correction: bool | None = None, save: bool = True, root: "str | Path | None" = None,
+                 arch_timer: ArchTimer | None = None, repeats: int = 30, rounds: int = 5,
+                 progress: bool = True, force: bool = False) -> ValidationReport:
+    """Compare the table's predictions with measured end-to-end latency of random archs.
+
+    * ``lut``: a table, its path, or ``None`` for ``profile.lut_path(root)``.
+    * ``n_calib`` calibration archs (disjoint from the ``n_archs`` validation archs)
+      fit the affine correction when ``fit_correction`` (default
+      ``profile.latency_correction``); it is stored in the table's metadata and, with
+      ``save``, written back to its file.
+    * Writes ``out_dir/lut_validation.csv`` and ``out_dir/lut_validation.png``
+      (``out_dir=None`` writes nothing).
+    * ``arch_timer(space, archs, profile)`` measures (default :func:`measure_archs`).
+    """
+    if not isinstance(lut, LatencyLUT):
+        lut = LatencyLUT.load(lut if lut is not None else profile.lut_path(root), profile=profile,
+                              space=space, force=force)
+    else:
+        lut.check_profile(profile, force=force)
+    fit = profile.latency_correction if fit_correction is None else fit_correction
+    n_cal = n_calib if fit else 0
+    archs = sample_archs(space, n_archs + n_cal, np.random.default_rng(seed))
+    cal, val = archs[:n_cal], archs[n_cal:]
+    predicted = lut.predict(archs, space, corrected=False)  # fails early on missing keys
+    if arch_timer is None:
+        samples = measure_archs(space, archs, profile, repeats=repeats, rounds=rounds, progress=progress, seed=seed)
+    else:
+        samples = np.asarray(arch_timer(space, archs, profile), dtype=float)
+        samples = samples[:, None] if samples.ndim == 1 else samples
+    measured = np.median(samples, axis=1)
+    if fit:
+        slope, intercept = fit_affine(predicted[:n_cal], measured[:n_cal])
+        lut.set_correction(slope, intercept, space=space.name, n=n_cal)
+        if save and lut.path is not None:
+            lut.save()
+        log.info("fitted latency correction measured = %.4f * sum %+.4f ms on %d calibration archs",
+                 slope, intercept, n_cal)
+    correction = lut.correction
+    corrected = predicted * correction[0] + correction[1] if correction else None
+    report = ValidationReport(
+        space=space.name, profile=profile.name, batch=profile.batch,
+        plain=agreement(predicted[n_cal:], measured[n_cal:]),
+        corrected=agreement(corrected[n_cal:], measured[n_cal:]) if corrected is not None else None,
+        correction=correction, correction_fitted_here=fit, n_calib=n_cal, lut_path=lut.path)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        report.csv_path = _write_csv(out / "lut_validation.csv", archs, n_cal, samples, predicted, corrected)
+        report.png_path = _plot(out / "lut_validation.png", predicted, corrected, measured, n_cal, report)
+    log.info("%s", report.summary())
+    return report
+
+
+def _write_csv(path: Path, archs: Sequence[Arch], n_cal: int, samples: np.ndarray, predicted: np.ndarray,
+               corrected: np.ndarray | None) -> Path:
+    p25, med, p75 = np.percentile(samples, [25, 50, 75], axis=1)
+    lines = ["arch,split,measured_ms,measured_p25,measured_p75,n,predicted_ms,corrected_ms"]
+    for i, a in enumerate(archs):
+        corr = "" if corrected is None else repr(float(corrected[i]))
+        lines.append(f"{a},{'calib' if i < n_cal else 'val'},{med[i]!r},{p25[i]!r},{p75[i]!r},"
+                     f"{samples.shape[1]},{float(predicted[i])!r},{corr}")
+    _atomic_write(path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def _plot(path: Path, predicted: np.ndarray, corrected: np.ndarray | None, measured: np.ndarray, n_cal: int,
+          report: ValidationReport) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    val = slice(n_cal, None)
+    ax.scatter(predicted[val], measured[val], s=14, label=f"plain sum ({report.plain})")
+    if corrected is not None and report.corrected is not None:
+        ax.scatter(corrected[val], measured[val], s=14, marker="x", label=f"corrected ({report.corrected})")
+    if n_cal:
+        ax.scatter(predicted[:n_cal], measured[:n_cal], s=10, c="grey", alpha=0.5, label="calibration (plain)")
+    values = np.concatenate([predicted, measured] + ([corrected] if corrected is not None else []))
+    lo, hi = float(values.min()) * 0.95, float(values.max()) * 1.05
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("predicted latency (ms)")
+    ax.set_ylabel("measured latency (ms)")
+    ax.set_title(f"{report.space} on {report.profile}, batch {report.batch}", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

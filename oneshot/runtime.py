@@ -1,0 +1,56 @@
+"""Compute device, threads and precision choices (``device=auto`` picks CUDA when present)."""
+from __future__ import annotations
+
+import logging
+import random
+from contextlib import nullcontext
+from typing import ContextManager
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> ``cuda`` if available else ``cpu``; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name!r} requested but CUDA is not available here: use runtime.device=auto or cpu")
+    return device
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for ``mode`` in {auto, off, bf16, fp16}; ``auto`` = bf16/fp16 on CUDA, off on CPU."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if mode == "bf16" or (mode == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    if mode in ("fp16", "auto"):
+        return torch.float16
+    raise ValueError(f"unknown amp mode {mode!r}: use auto, off, bf16 or fp16")
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def use_channels_last(mode: str, device: torch.device) -> bool:
+    if mode == "auto":
+        return device.type == "cuda"
+    return bool(mode) and mode not in ("off", "false", "False")

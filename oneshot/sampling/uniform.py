@@ -1,0 +1,99 @@
+"""SPOS uniform sampling, unconstrained and within a FLOPs range."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..space.arch import Arch
+from ..space.costs import CostModel
+from ..space.space import SearchSpace
+from .base import SeededSampler, step_rng
+
+
+class UniformSampler(SeededSampler):
+    """One uniformly random single path per step (Guo et al., SPOS)."""
+
+    name = "uniform"
+
+    def __init__(self, space: SearchSpace, seed: int = 0, archs_per_step: int = 1):
+        super().__init__(seed)
+        if archs_per_step < 1:
+            raise ValueError(f"archs_per_step must be >= 1, got {archs_per_step}")
+        self.space = space
+        self.archs_per_step = archs_per_step
+
+    def step_archs(self, step: int) -> list[Arch]:
+        rng = step_rng(self.seed, step)
+        return self.space.sample(rng, self.archs_per_step)
+
+
+class FixedSampler(SeededSampler):
+    """Always the same arch: stand-alone training through the same Trainer."""
+
+    name = "fixed"
+
+    def __init__(self, space: SearchSpace, arch: Sequence[int], seed: int = 0):
+        super().__init__(seed)
+        self.arch = space.validate(arch)
+
+    def step_archs(self, step: int) -> list[Arch]:
+        return [self.arch]
+
+
+class UniformConstraintSampler(SeededSampler):
+    """Uniform over archs whose FLOPs lie in ``[flops_min, flops_max]`` (SPOS's variant).
+
+    Rejection sampling with a bounded number of draws per step; an empty range is
+    refused at construction, stating the space's smallest and largest FLOPs.
+    """
+
+    name = "uniform_constraint"
+
+    def __init__(self, space: SearchSpace, flops_min: float | None = None, flops_max: float | None = None,
+                 seed: int = 0, max_tries: int = 1000, archs_per_step: int = 1):
+        super().__init__(seed)
+        self.space, self.costs = space, CostModel(space)
+        lo, hi = self.costs.bounds("flops")
+        self.flops_min = float(flops_min) if flops_min is not None else lo
+        self.flops_max = float(flops_max) if flops_max is not None else hi
+        if self.flops_max < lo or self.flops_min > hi:
+            raise ValueError(
+                f"FLOPs range [{self.flops_min:.4g}, {self.flops_max:.4g}] is empty for space {space.name!r}: "
+                f"its archs have {lo:.4g} to {hi:.4g} FLOPs (multiply-accumulates)"
+            )
+        if self.flops_min > self.flops_max:
+            raise ValueError(f"sampler flops_min={self.flops_min:.4g} is above flops_max={self.flops_max:.4g}")
+        self.max_tries = int(max_tries)
+        self.archs_per_step = archs_per_step
+        self._check_reachable()
+
+    def _check_reachable(self) -> None:
+        rng = np.random.default_rng([self.seed, 2**31])
+        genomes = rng.integers(0, self.space.num_choices, (self.max_tries, self.space.num_layers))
+        if not self._inside(genomes).any():
+            lo, hi = self.costs.bounds("flops")
+            raise ValueError(
+                f"no arch with FLOPs in [{self.flops_min:.4g}, {self.flops_max:.4g}] found in {self.max_tries} "
+                f"uniform draws (space {self.space.name!r} spans {lo:.4g}..{hi:.4g}); widen the range or "
+                "raise sampler.max_tries"
+            )
+
+    def _inside(self, genomes: np.ndarray) -> np.ndarray:
+        f = self.costs.flops(genomes)
+        return (f >= self.flops_min) & (f <= self.flops_max)
+
+    def step_archs(self, step: int) -> list[Arch]:
+        rng = step_rng(self.seed, step)
+        out: list[Arch] = []
+        chunk = 64
+        tries = 0
+        while len(out) < self.archs_per_step:
+            if tries >= self.max_tries:
+                raise RuntimeError(
+                    f"step {step}: no arch inside the FLOPs range after {self.max_tries} draws; widen the range"
+                )
+            genomes = rng.integers(0, self.space.num_choices, (chunk, self.space.num_layers))
+            tries += chunk
+            out.extend(Arch(g) for g in genomes[self._inside(genomes)])
+        return out[: self.archs_per_step]

@@ -1,0 +1,168 @@
+"""`run_search`: NSGA-II or random search over a :class:`NASProblem`, one call.
+
+In the spirit of ``pymoo.optimize.minimize(problem, algorithm, termination)``:
+the problem says what to optimise, ``algorithm`` names the method, and
+``generations`` / ``max_evaluations`` end it. Both methods share the problem's
+archive, so the budget -- distinct archs whose accuracy was evaluated -- means
+the same for both.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.callback import Callback
+from pymoo.core.termination import Termination
+from pymoo.optimize import minimize
+
+from ..space import Arch
+from .operators import (ArchiveDuplicateElimination, CanonicalRepair, FeasibleSampling, RandomResetMutation,
+                        make_crossover, sample_distinct)
+from .pareto import HypervolumeMeter
+from .problem import NASProblem
+from .recorder import GenerationCallback, SearchRecorder, best_feasible
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("nsga2", "random")
+
+#: defaults tuned on NAS-Bench-Macro (benchmarks/search_quality.py)
+DEFAULTS: dict[str, Any] = dict(pop_size=50, generations=20, crossover="uniform", crossover_prob=0.9,
+                                mutation_prob_var=None, feasible_sampling=True)
+
+
+@dataclass
+class SearchResult:
+    """What a search found. ``archive``: every distinct arch proposed (evaluated or not)."""
+
+    algorithm: str
+    seed: int
+    archive: pd.DataFrame
+    pareto: pd.DataFrame
+    history: pd.DataFrame
+    out_dir: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> pd.Series | None:
+        """Best feasible arch by accuracy (a row of ``archive``), or None."""
+        return best_feasible(self.archive)
+
+    @property
+    def best_arch(self) -> Arch | None:
+        best = self.best
+        return None if best is None else Arch.from_string(str(best["arch"]))
+
+    @property
+    def pareto_archs(self) -> list[str]:
+        return self.pareto["arch"].astype(str).tolist()
+
+
+class _Budget(Termination):
+    """Stop after ``generations`` generations or ``max_evaluations`` distinct evaluations."""
+
+    def __init__(self, problem: NASProblem, generations: int, max_evaluations: int | None):
+        super().__init__()
+        self.problem, self.generations, self.max_evaluations = problem, generations, max_evaluations
+
+    def _update(self, algorithm) -> float:
+        progress = algorithm.n_gen / self.generations
+        if self.max_evaluations:
+            progress = max(progress, self.problem.n_evaluated / self.max_evaluations)
+        return progress
+
+
+class _Record(Callback):
+    def __init__(self, recorder: SearchRecorder):
+        super().__init__()
+        self.recorder = recorder
+
+    def notify(self, algorithm) -> None:
+        self.recorder.record(algorithm.n_gen)
+
+
+def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int = DEFAULTS["pop_size"],
+               generations: int = DEFAULTS["generations"], seed: int = 0, max_evaluations: int | None = None,
+               out_dir: "str | Path | None" = None, callback: GenerationCallback | None = None,
+               progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
+               crossover: str = DEFAULTS["crossover"], crossover_prob: float = DEFAULTS["crossover_prob"],
+               mutation_prob_var: float | None = DEFAULTS["mutation_prob_var"],
+               feasible_sampling: bool = DEFAULTS["feasible_sampling"]) -> SearchResult:
+    """Search ``problem`` and write the run's files into ``out_dir`` (if given).
+
+    Args:
+        problem: a :class:`NASProblem` (its archive is reset: one problem, one run at a time).
+        algorithm: ``"nsga2"`` or ``"random"`` (distinct uniformly random archs, those
+            meeting the constraints first, ``pop_size`` per generation).
+        pop_size / generations: population size and number of generations (the
+            initial population is generation 1).
+        seed: seeds everything random in the run; same seed, same history.
+        max_evaluations: budget of distinct accuracy evaluations (``None``: no cap).
+        out_dir: where history.csv, all_evaluated.csv, pareto.csv, pareto.png go.
+        callback: called with each history row (a dict) after every generation.
+        progress: show a tqdm bar over generations.
+        accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
+        crossover / crossover_prob / mutation_prob_var / feasible_sampling: NSGA-II
+            operators (uniform/one_point/two_point crossover; per-gene random-reset
+            probability, default 1/layers; feasible-first initial sampling).
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown search algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    if pop_size < 1 or generations < 1:
+        raise ValueError(f"pop_size ({pop_size}) and generations ({generations}) must be >= 1")
+    if max_evaluations is not None and max_evaluations < 1:
+        raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}")
+    problem.reset()
+    problem.max_evaluations = max_evaluations
+    meter = HypervolumeMeter(problem.objectives, problem.bounds, accuracy_bounds)
+    recorder = SearchRecorder(problem, meter, out_dir, callback, total=generations, progress=progress,
+                              desc=algorithm)
+    logger.info("%s search: pop %d, %d generations, budget %s, seed %d, objectives %s, constraints %s",
+                algorithm, pop_size, generations, max_evaluations, seed, list(problem.objectives), problem.limits)
+    try:
+        if algorithm == "nsga2":
+            _run_nsga2(problem, recorder, pop_size, generations, seed, max_evaluations, crossover,
+                       crossover_prob, mutation_prob_var, feasible_sampling)
+        else:
+            _run_random(problem, recorder, pop_size, generations, seed, max_evaluations)
+    finally:
+        frame, pareto = recorder.finish(title=f"{algorithm} on {problem.space.name}, seed {seed}")
+    result = SearchResult(algorithm, seed, frame, pareto, recorder.history,
+                          Path(out_dir) if out_dir is not None else None)
+    best = result.best
+    logger.info("%s done: %d archs evaluated, %d on the front, best feasible %s", algorithm,
+                problem.n_evaluated, len(pareto),
+                "none" if best is None else f"{best['arch']} ({best['accuracy']:.2f} %)")
+    return result
+
+
+def _run_nsga2(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
+               max_evaluations: int | None, crossover: str, crossover_prob: float,
+               mutation_prob_var: float | None, feasible_sampling: bool) -> None:
+    algorithm = NSGA2(pop_size=pop_size,
+                      sampling=FeasibleSampling(feasible_first=feasible_sampling),
+                      crossover=make_crossover(crossover, crossover_prob),
+                      mutation=RandomResetMutation(prob_var=mutation_prob_var),
+                      repair=CanonicalRepair(),
+                      eliminate_duplicates=ArchiveDuplicateElimination(problem))
+    minimize(problem, algorithm, termination=_Budget(problem, generations, max_evaluations),
+             seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False)
+
+
+def _run_random(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
+                max_evaluations: int | None) -> None:
+    rng = np.random.default_rng(seed)
+    for generation in range(1, generations + 1):
+        X = sample_distinct(problem, pop_size, rng, feasible_first=True)
+        if len(X) == 0:
+            logger.info("random search: no new arch left to sample after %d generations", generation - 1)
+            break
+        problem.evaluate(X)
+        recorder.record(generation)
+        if max_evaluations is not None and problem.n_evaluated >= max_evaluations:
+            break

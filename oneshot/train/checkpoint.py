@@ -1,0 +1,103 @@
+"""Checkpoints: atomic writes, safe loads, and refusal of a checkpoint from another space."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..space.space import SearchSpace
+
+FORMAT = "oneshot-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupted, or belongs to another space."""
+
+
+def atomic_write_bytes(path: "str | Path", write: Any) -> None:
+    """Write through a temp file in the same directory and rename it into place.
+
+    ``write`` is called with the open binary file. A crash mid-write leaves the old
+    file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: "str | Path", text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def save_checkpoint(path: "str | Path", state: dict[str, Any]) -> None:
+    """Save ``state`` (plain containers and tensors only) atomically."""
+    state = {"format": FORMAT, "version": VERSION, **state}
+    atomic_write_bytes(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: "str | Path", space: SearchSpace | None = None) -> dict[str, Any]:
+    """Load with ``weights_only=True``; check format and (optionally) the space."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found: train one with `oneshot-train` or pass checkpoint=<path>")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated/garbled files
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted or not a torch file ({type(e).__name__}: {str(e)[:120]}); "
+            "re-train or restore it"
+        ) from e
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a oneshot checkpoint (no '{FORMAT}' marker)")
+    if state.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {state['version']}; this oneshot reads <= {VERSION}")
+    if space is not None:
+        check_space(state, space, path)
+    return state
+
+
+def check_space(state: dict[str, Any], space: SearchSpace, path: "str | Path" = "checkpoint") -> None:
+    stored = SearchSpace(state["space"])
+    if stored != space:
+        raise CheckpointError(
+            f"{path} was trained on space {stored.name!r} (fingerprint {stored.fingerprint()}), not "
+            f"{space.name!r} (fingerprint {space.fingerprint()}): pass space={stored.name} or use a "
+            "checkpoint trained on this space"
+        )
+
+
+def file_hash(path: "str | Path", chunk: int = 1 << 22) -> str:
+    """sha256 of a file's content (the evaluator cache key of a checkpoint)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:32]
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,278 @@
+"""One training loop for every sampler: sum the gradients of a step's archs, step once."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import runtime
+from ..data.tensors import ImageData
+from ..sampling.base import Sampler
+from .checkpoint import atomic_write_text, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainSettings:
+    epochs: float = 10
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 4e-5
+    decay_bn_and_bias: bool = False
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.1
+    grad_clip: float | None = 5.0
+    amp: str = "auto"
+    channels_last: str = "auto"
+    seed: int = 0
+    checkpoint_every: int = 0  # optimizer steps; 0 = at each epoch end only
+    max_steps: int | None = None  # stop early (the run stays resumable)
+    kd_temperature: float = 1.0
+
+
+class Trainer:
+    """Trains a supernet (or a stand-alone subnet) with any :class:`Sampler`.
+
+    Each optimizer step asks the sampler for its archs, runs forward/backward for
+    each (one shared batch, or one batch each when ``sampler.same_batch`` is False),
+    sums their gradients, clips and steps once. Batches, archs and augmentation are
+    pure functions of ``(seed, step)``, so :meth:`resume` continues to exactly the
+    result of an uninterrupted run.
+    """
+
+    def __init__(self, model: nn.Module, sampler: Sampler, data: ImageData, settings: TrainSettings, *,
+                 checkpoint_path: "str | Path | None" = None, metrics_path: "str | Path | None" = None,
+                 device: "str | torch.device" = "auto", extra_state: dict[str, Any] | None = None,
+                 progress: bool = True):
+        self.settings = settings
+        self.device = runtime.resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device)
+        self.channels_last = runtime.use_channels_last(settings.channels_last, self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.sampler = sampler
+        self.data = data.to(self.device)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.metrics_path = Path(metrics_path) if metrics_path else None
+        self.extra_state = extra_state or {}
+        self.progress = progress
+        self.amp_dtype = runtime.amp_dtype(settings.amp, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.optimizer = self._make_optimizer()
+        self.steps_per_epoch = data.batches_per_epoch(settings.batch_size)
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"train.batch_size={settings.batch_size} exceeds the {len(data.train)} training images")
+        self.total_batches = max(1, int(round(settings.epochs * self.steps_per_epoch)))
+        self.step = 0  # optimizer steps taken
+        self.batch = 0  # training batches consumed
+        self.history: list[dict[str, Any]] = []
+        self._epoch_acc = self._new_acc()
+        self.last_saved_step: int | None = None
+
+    # ---------------------------------------------------------------- setup
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        s = self.settings
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if (p.ndim <= 1 and not s.decay_bn_and_bias) else decay).append(p)
+        groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.SGD([g for g in groups if g["params"]], lr=s.lr, momentum=s.momentum,
+                               nesterov=s.nesterov and s.momentum > 0)
+
+    def lr_at(self, progress: float) -> float:
+        """Linear warm-up then cosine decay, as a function of the fraction of batches seen."""
+        s = self.settings
+        warm = s.warmup_epochs * self.steps_per_epoch / self.total_batches
+        if progress < warm:
+            return s.lr * (progress + 1e-3) / warm
+        t = (progress - warm) / max(1e-8, 1 - warm)
+        return 0.5 * s.lr * (1 + math.cos(math.pi * min(1.0, t)))
+
+    @staticmethod
+    def _new_acc() -> dict[str, float]:
+        return {"loss": 0.0, "correct": 0.0, "images": 0.0, "forwards": 0.0, "seconds": 0.0, "steps": 0.0}
+
+    # --------------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self.extra_state,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "train": {"step": self.step, "batch": self.batch, "total_batches": self.total_batches,
+                      "complete": self.batch >= self.total_batches, "settings": asdict(self.settings)},
+            "epoch_acc": dict(self._epoch_acc),
+            "history": list(self.history),
+            "rng": rng_state(),
+        }
+
+    def save(self) -> None:
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(self.checkpoint_path, self.state_dict())
+        self.last_saved_step = self.step
+        log.debug("saved %s at step %d", self.checkpoint_path, self.step)
+
+    def resume(self) -> bool:
+        """Continue from ``checkpoint_path`` if it exists; returns whether it did."""
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step, self.batch = int(state["train"]["step"]), int(state["train"]["batch"])
+        if int(state["train"]["total_batches"]) != self.total_batches:
+            raise ValueError(
+                f"cannot resume {self.checkpoint_path}: it was planned for {state['train']['total_batches']} "
+                f"batches, this run for {self.total_batches} (train.epochs/batch_size/data changed); "
+                "use a new checkpoint name or the original settings"
+            )
+        self._epoch_acc = {k: float(v) for k, v in state["epoch_acc"].items()}
+        self.history = list(state["history"])
+        set_rng_state(state["rng"])
+        self.last_saved_step = self.step
+        log.info("resumed %s at step %d (batch %d of %d)", self.checkpoint_path, self.step, self.batch,
+                 self.total_batches)
+        return True
+
+    # --------------------------------------------------------------- training
+    def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.data.train_batch(index, self.settings.batch_size, self.settings.seed)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, arch, teacher) -> tuple[torch.Tensor, torch.Tensor]:
+        with runtime.autocast(self.device, self.amp_dtype):
+            logits = self.model(x, arch)
+            loss = F.cross_entropy(logits, y, label_smoothing=self.settings.label_smoothing)
+            if teacher is not None:
+                t_arch, weight = teacher
+                if weight > 0 and tuple(t_arch) != tuple(arch):
+                    with torch.no_grad():
+                        t_logits = self.model(x, t_arch)
+                    temp = self.settings.kd_temperature
+                    kd = F.kl_div(F.log_softmax(logits / temp, 1), F.softmax(t_logits / temp, 1),
+                                  reduction="batchmean") * temp * temp
+                    loss = loss + weight * kd
+        return loss, logits
+
+    def train_step(self) -> dict[str, Any]:
+        """One optimizer step over the sampler's archs for ``self.step``."""
+        start = time.perf_counter()
+        hook = getattr(self.sampler, "on_step_start", None)
+        if hook is not None:
+            hook(self.step, self.model)
+        archs = self.sampler.step_archs(self.step)
+        teacher_fn = getattr(self.sampler, "teacher", None)
+        teacher = teacher_fn(self.step) if teacher_fn is not None else None
+        lr = self.lr_at(self.batch / self.total_batches)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        same = getattr(self.sampler, "same_batch", True)
+        x, y = self._batch(self.batch)
+        losses, correct, images = 0.0, 0, 0
+        for j, arch in enumerate(archs):
+            if j > 0 and not same:
+                x, y = self._batch(self.batch + j)
+            loss, logits = self._loss(x, y, arch, teacher)
+            if not torch.isfinite(loss):
+                kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
+                        if self.last_saved_step is not None else "no checkpoint was written yet")
+                raise NonFiniteLossError(
+                    f"step {self.step}: loss is {loss.item()} for arch {arch}; {kept}. "
+                    "Lower train.lr, keep train.grad_clip on, or check the data"
+                )
+            self.scaler.scale(loss).backward()
+            losses += loss.item()
+            correct += (logits.argmax(1) == y).sum().item()
+            images += len(y)
+        if self.settings.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.batch += 1 if same else len(archs)
+        self.step += 1
+        acc = self._epoch_acc
+        acc["loss"] += losses
+        acc["correct"] += correct
+        acc["images"] += images
+        acc["forwards"] += len(archs)
+        acc["seconds"] += time.perf_counter() - start
+        acc["steps"] += 1
+        return {"loss": losses / len(archs), "lr": lr, "archs": len(archs)}
+
+    def _end_epoch(self, epoch: int) -> None:
+        acc = self._epoch_acc
+        row = {
+            "epoch": epoch, "step": self.step, "batch": self.batch, "lr": self.lr_at(self.batch / self.total_batches),
+            "train_loss": acc["loss"] / max(1, acc["forwards"]),
+            "train_acc": 100 * acc["correct"] / max(1, acc["images"]),
+            "seconds": acc["seconds"], "images_per_s": acc["images"] / max(1e-9, acc["seconds"]),
+            "archs_per_step": acc["forwards"] / max(1, acc["steps"]),
+        }
+        describe = getattr(self.sampler, "describe", None)
+        if describe is not None:
+            row.update(describe(max(0, self.step - 1)))
+        self.history.append(row)
+        self._epoch_acc = self._new_acc()
+        log.info("epoch %d: loss %.4f acc %.2f%% (%.1f img/s)", epoch, row["train_loss"], row["train_acc"],
+                 row["images_per_s"])
+        if self.metrics_path is not None:
+            atomic_write_text(self.metrics_path, pd.DataFrame(self.history).to_csv(index=False))
+
+    def fit(self) -> pd.DataFrame:
+        """Train until ``epochs`` are done (or ``max_steps``); checkpoints along the way."""
+        s = self.settings
+        torch.manual_seed(s.seed)
+        bar = tqdm(total=self.total_batches, initial=self.batch, unit="batch", desc="train",
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            while self.batch < self.total_batches and (s.max_steps is None or self.step < s.max_steps):
+                epoch_before = self.batch // self.steps_per_epoch
+                before = self.batch
+                info = self.train_step()
+                bar.update(self.batch - before)
+                post = {"loss": f"{info['loss']:.3f}", "lr": f"{info['lr']:.4f}"}
+                describe = getattr(self.sampler, "describe", None)
+                if describe is not None:
+                    post.update({k: v for k, v in describe(self.step - 1).items() if k != "sampler"})
+                bar.set_postfix(post, refresh=False)
+                epoch_now = self.batch // self.steps_per_epoch
+                ended = epoch_now > epoch_before or self.batch >= self.total_batches
+                if ended:
+                    self._end_epoch(epoch_before)
+                if ended or (s.checkpoint_every and self.step % s.checkpoint_every == 0):
+                    self.save()
+        except KeyboardInterrupt:
+            log.warning("interrupted at step %d; saving a resumable checkpoint", self.step)
+            self.save()
+            raise
+        finally:
+            bar.close()
+        if self.last_saved_step != self.step:
+            self.save()
+        return pd.DataFrame(self.history)

@@ -1,0 +1,68 @@
+"""Stage one as a function of a config: build everything, train, checkpoint."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from .. import build, runtime
+from ..supernet import SubNet, build_supernet
+from ..sampling.uniform import FixedSampler
+from ..train.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
+    """Train (or resume) the supernet ``cfg`` describes; returns the checkpoint path."""
+    runtime.set_threads(cfg.runtime.threads)
+    space = build.space_from_config(cfg)
+    sampler = build.sampler_from_config(cfg, space)
+    data = build.data_from_config(cfg, space)
+    settings = build.train_settings(cfg)
+    runtime.seed_everything(settings.seed)
+    model = build_supernet(space, cfg.supernet.sharing)
+    ckpt = build.checkpoint_path(cfg)
+    extra = {"space": space.to_config(), "supernet": {"sharing": cfg.supernet.sharing},
+             "config": OmegaConf.to_container(cfg, resolve=True), "kind": "supernet"}
+    trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
+                      device=cfg.runtime.device, extra_state=extra, progress=cfg.runtime.progress)
+    if cfg.train.resume and ckpt.exists():
+        from ..train.checkpoint import check_space, load_checkpoint
+
+        check_space(load_checkpoint(ckpt), space, ckpt)
+        trainer.resume()
+    elif ckpt.exists():
+        log.warning("overwriting %s (train.resume=false)", ckpt)
+    history = trainer.fit()
+    log.info("supernet checkpoint: %s (%d steps, %d epochs logged)", ckpt, trainer.step, len(history))
+    return ckpt
+
+
+def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | None = None) -> Path:
+    """Train one arch stand-alone from scratch (or fine-tune weights inherited from a supernet)."""
+    runtime.set_threads(cfg.runtime.threads)
+    if inherit is not None:
+        from ..evaluate.supernet_evaluator import load_supernet
+
+        supernet, space, _ = load_supernet(inherit)
+        model = supernet.extract(space.parse(arch))
+    else:
+        space = build.space_from_config(cfg)
+        model = SubNet.build(space, space.parse(arch))
+    parsed = space.parse(arch)
+    data = build.data_from_config(cfg, space)
+    settings = build.train_settings(cfg)
+    runtime.seed_everything(settings.seed)
+    ckpt = out_dir / f"standalone_{parsed}.pt"
+    extra = {"space": space.to_config(), "arch": str(parsed), "kind": "standalone",
+             "inherited_from": str(inherit) if inherit else None,
+             "config": OmegaConf.to_container(cfg, resolve=True)}
+    trainer = Trainer(model, FixedSampler(space, parsed, settings.seed), data, settings, checkpoint_path=ckpt,
+                      metrics_path=out_dir / "metrics.csv", device=cfg.runtime.device, extra_state=extra,
+                      progress=cfg.runtime.progress)
+    if cfg.train.resume:
+        trainer.resume()
+    trainer.fit()
+    return ckpt

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny space and learnable synthetic data, so tests run in seconds on CPU."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from oneshot.data import load_synthetic
+from oneshot.paths import shared_data_dir
+from oneshot.space import SearchSpace
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+TINY_SPACE = {
+    "name": "tiny",
+    "input_size": 16,
+    "stem_channels": 8,
+    "head_channels": 32,
+    "num_classes": 4,
+    "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"],
+    "stages": [
+        {"layers": 2, "channels": 16, "stride": 2},
+        {"layers": 3, "channels": 24, "stride": 2},
+    ],
+}
+
+
+@pytest.fixture
+def tiny_space() -> SearchSpace:
+    return SearchSpace(TINY_SPACE)
+
+
+@pytest.fixture
+def tiny_data():
+    return load_synthetic(size=16, num_classes=4, train_images=128, val_images=64, test_images=32)
+
+
+@pytest.fixture
+def nas_bench_macro_json() -> Path:
+    path = shared_data_dir() / "nas-bench-macro" / "nas-bench-macro_cifar10.json"
+    if not path.is_file():
+        pytest.skip(f"NAS-Bench-Macro table not found at {path} (the offline ../shared/data folder is absent)")
+    return path
