@@ -17,7 +17,9 @@ class Sampler(Protocol):
     Optional attributes a sampler may define: ``same_batch`` (bool: all archs of a
     step see one batch instead of one batch each), ``teacher(step)`` -> ``(arch,
     weight)`` or ``None`` for knowledge distillation, ``on_step_start(step, model)``,
-    and ``describe(step)`` -> dict of columns for progress bars and metrics.csv.
+    ``describe(step)`` -> dict of columns for progress bars and metrics.csv, and for
+    samplers with their own schedule ``total_epochs``, ``configure(steps_per_epoch,
+    total_batches, base_lr)`` and ``lr_at(step, batch)``.
     """
 
     def step_archs(self, step: int) -> list[Arch]: ...

@@ -54,6 +54,11 @@ class Trainer:
     sums their gradients, clips and steps once. Batches, archs and augmentation are
     pure functions of ``(seed, step)``, so :meth:`resume` continues to exactly the
     result of an uninterrupted run.
+
+    Optional sampler hooks (see :class:`~oneshot.sampling.base.Sampler`):
+    ``total_epochs`` (overrides ``settings.epochs``), ``configure(steps_per_epoch,
+    total_batches, base_lr)`` called once, ``lr_at(step, batch)`` (per-phase learning
+    rates), ``on_step_start(step, model)``, ``teacher(step)`` and ``describe(step)``.
     """
 
     def __init__(self, model: nn.Module, sampler: Sampler, data: ImageData, settings: TrainSettings, *,
@@ -78,12 +83,18 @@ class Trainer:
         self.steps_per_epoch = data.batches_per_epoch(settings.batch_size)
         if self.steps_per_epoch < 1:
             raise ValueError(f"train.batch_size={settings.batch_size} exceeds the {len(data.train)} training images")
-        self.total_batches = max(1, int(round(settings.epochs * self.steps_per_epoch)))
+        # a sampler with its own schedule (progressive shrinking's phases) sets the length
+        epochs = getattr(sampler, "total_epochs", None) or settings.epochs
+        self.total_batches = max(1, int(round(epochs * self.steps_per_epoch)))
+        configure = getattr(sampler, "configure", None)
+        if configure is not None:
+            configure(steps_per_epoch=self.steps_per_epoch, total_batches=self.total_batches, base_lr=settings.lr)
         self.step = 0  # optimizer steps taken
         self.batch = 0  # training batches consumed
         self.history: list[dict[str, Any]] = []
         self._epoch_acc = self._new_acc()
         self.last_saved_step: int | None = None
+        self._last_lr = settings.lr
 
     # ---------------------------------------------------------------- setup
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -185,7 +196,9 @@ class Trainer:
         archs = self.sampler.step_archs(self.step)
         teacher_fn = getattr(self.sampler, "teacher", None)
         teacher = teacher_fn(self.step) if teacher_fn is not None else None
-        lr = self.lr_at(self.batch / self.total_batches)
+        sampler_lr = getattr(self.sampler, "lr_at", None)
+        lr = sampler_lr(self.step, self.batch) if sampler_lr is not None else self.lr_at(self.batch / self.total_batches)
+        self._last_lr = lr
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
@@ -228,7 +241,7 @@ class Trainer:
     def _end_epoch(self, epoch: int) -> None:
         acc = self._epoch_acc
         row = {
-            "epoch": epoch, "step": self.step, "batch": self.batch, "lr": self.lr_at(self.batch / self.total_batches),
+            "epoch": epoch, "step": self.step, "batch": self.batch, "lr": self._last_lr,
             "train_loss": acc["loss"] / max(1, acc["forwards"]),
             "train_acc": 100 * acc["correct"] / max(1, acc["images"]),
             "seconds": acc["seconds"], "images_per_s": acc["images"] / max(1e-9, acc["seconds"]),
