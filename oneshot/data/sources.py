@@ -128,6 +128,16 @@ def load_cifar10(root: "str | Path", *, download: bool = False, size: int | None
             base = Path(self.root) / self.base_folder
             return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
 
+        def _load_meta(self) -> None:
+            import pickle
+
+            path = Path(self.root) / self.base_folder / self.meta["filename"]
+            if not path.is_file():
+                raise RuntimeError(f"{path} missing")
+            with open(path, "rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
     root = Path(root)
     try:
         tr = _LocalCIFAR10(str(root), train=True, download=download)
