@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from oneshot.train import load_checkpoint
+from oneshot.workflows.train import train_supernet
+
+ENV = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "oneshot.cli.train", *args], capture_output=True, text=True,
+                          cwd=cwd, env=ENV, timeout=300)
+
+
+def test_cfg_job_prints_the_composed_config():
+    out = _run("--cfg", "job", "sampler=fair")
+    assert out.returncode == 0, out.stderr
+    assert "name: fair" in out.stdout and "nas_bench_macro" in out.stdout
+
+
+def test_typo_in_a_config_key_fails_at_start_naming_the_key():
+    out = _run("train.lrr=0.1")
+    assert out.returncode != 0
+    assert "Key 'lrr' not in 'TrainSchema'" in out.stderr + out.stdout
+
+
+def test_unknown_group_option_lists_the_choices():
+    out = _run("sampler=unifrom")
+    assert out.returncode != 0
+    assert "unifrom" in out.stderr and "uniform" in out.stderr
+
+
+def test_tiny_train_run_writes_checkpoint_and_metrics(make_cfg, tmp_path):
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "train.max_steps=null", "train.batch_size=64",
+                   f"checkpoint={tmp_path}/s.pt", "runtime.progress=false", "runtime.device=cpu")
+    ckpt = train_supernet(cfg, tmp_path)
+    state = load_checkpoint(ckpt)
+    assert state["train"]["complete"] and state["space"]["name"] == "nas_bench_macro"
+    assert state["config"]["sampler"]["name"] == "uniform"
+    assert len(pd.read_csv(tmp_path / "metrics.csv")) == 1
+
+
+def test_sampler_option_of_another_sampler_is_refused(make_cfg, tmp_path):
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "sampler.flops_max=3e7", f"checkpoint={tmp_path}/s.pt")
+    with pytest.raises(ValueError, match=r"sampler 'uniform' does not take option\(s\) \['flops_max'\]"):
+        train_supernet(cfg, tmp_path)
+
+
+def test_bad_arch_on_the_command_line_is_one_clear_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "oneshot.cli.retrain", "arch=2221", "data=synthetic",
+                          "train=tiny", f"out_dir={tmp_path}"], capture_output=True, text=True, env=ENV, timeout=300)
+    assert out.returncode == 2
+    assert "error: arch '2221' has 4 layers, space 'nas_bench_macro' has 8" in out.stderr
+    assert "Traceback" not in out.stderr
