@@ -1,11 +1,16 @@
 """Building a latency table: measure every distinct key of one or more spaces, resumably."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
+import math
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -13,34 +18,46 @@ from ..space.space import SearchSpace
 from .keys import parse_key, space_keys
 from .profile import DeviceProfile
 from .table import LatencyLUT, Row
-from .timing import OpTimer, TorchOpTimer, device_name, summarize
+from .timing import OpTimer, device_name, summarize
+from .worker import open_measurer
 
 log = logging.getLogger(__name__)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return ""
 
 
 def new_table_metadata(profile: DeviceProfile) -> dict[str, str]:
     """Metadata of a table about to be measured on this machine for ``profile``."""
     now = _dt.datetime.now().isoformat(timespec="seconds")
-    return {**profile.table_metadata(), "device": device_name(profile.kind), "torch": torch.__version__,
-            "dtype": "float32", "warmup": str(profile.warmup), "repeats": str(profile.repeats),
-            "date": now, "updated": now, "source": "measured"}
+    return {**profile.table_metadata(), "device": device_name(profile.kind), "cpu_count": str(os.cpu_count()),
+            "torch": torch.__version__, "dtype": "float32", "warmup": str(profile.warmup),
+            "repeats": str(profile.repeats), "rounds": str(profile.rounds), "date": now, "updated": now,
+            "load_avg": load_average(), "source": "measured"}
 
 
 def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProfile,
               path: "str | Path | None" = None, *, root: "str | Path | None" = None,
               timer: OpTimer | None = None, progress: bool = True, force: bool = False,
-              overwrite: bool = False, save_every: int = 1) -> LatencyLUT:
+              overwrite: bool = False, chunk: int = 8, isolate: bool | None = None,
+              seed: int = 0) -> LatencyLUT:
     """Measure every key of ``spaces`` missing from the table at ``path`` and save it.
 
     * ``path`` defaults to ``profile.lut_path(root)`` (``luts/<profile>.csv``).
     * An existing table is resumed: only keys it lacks are measured, its other rows
       (other spaces) are kept. Its metadata must match ``profile`` (``force=True``
       overrides); ``overwrite=True`` starts a fresh table instead.
-    * The table is written atomically after every ``save_every`` measured keys, so an
-      interrupted build loses at most that many measurements.
-    * ``timer(descriptor, profile) -> per-repetition ms`` does the measuring
-      (:class:`TorchOpTimer` by default; inject a fake one in tests). It runs inside
-      ``profile.activate()`` (thread count set, restored afterwards).
+    * Keys are measured ``chunk`` at a time: ``profile.rounds`` interleaved passes over
+      the chunk (shuffled after the first), ``ceil(repeats / rounds)`` timed calls per
+      key and pass; then the chunk's rows are written atomically, so an interrupted
+      build loses at most one chunk.
+    * ``timer(descriptor, profile) -> per-call ms`` does the measuring; by default a
+      torch measurer, in a worker process when the profile's OpenMP env needs one
+      (``isolate`` forces either way). An injected timer (tests) runs in this process.
     """
     space_list = [spaces] if isinstance(spaces, SearchSpace) else list(spaces)
     if not space_list:
@@ -66,18 +83,32 @@ def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProf
     if lut.correction is not None:
         log.info("table %s has a fitted correction; it stays, re-run validation if the new keys change it",
                  target)
-    timer = timer or TorchOpTimer()
-    every = max(1, int(save_every))
-    with profile.activate():
-        bar = tqdm(todo, desc=f"lut {profile.name}", unit="op", disable=not progress)
-        for i, key in enumerate(bar, 1):
-            bar.set_postfix_str(key, refresh=False)
-            samples = timer(parse_key(key), profile)
-            lut.set(key, Row(*summarize(samples)))
-            if i % every == 0 or i == len(todo):
-                lut.metadata["updated"] = _dt.datetime.now().isoformat(timespec="seconds")
-                lut.save(target)
-    log.info("latency table %s: measured %d key(s), %d in total", target, len(todo), len(lut))
+    rounds, rng = profile.rounds, np.random.default_rng(seed)
+    first = replace(profile, repeats=math.ceil(profile.repeats / rounds))
+    later = replace(first, warmup=min(2, profile.warmup))
+    with contextlib.ExitStack() as stack:
+        if timer is None:
+            measurer = stack.enter_context(open_measurer(profile, isolate))
+            timer = lambda d, p: measurer.time_op(d.key, p.warmup, p.repeats)  # noqa: E731
+        else:
+            stack.enter_context(profile.activate())
+        bar = stack.enter_context(tqdm(total=len(todo) * rounds, desc=f"lut {profile.name}", unit="op",
+                                       disable=not progress))
+        size = max(1, int(chunk))
+        for start in range(0, len(todo), size):
+            keys = todo[start:start + size]
+            samples: dict[str, list[float]] = {k: [] for k in keys}
+            for r in range(rounds):
+                for k in (keys if r == 0 else rng.permutation(keys).tolist()):
+                    bar.set_postfix_str(k, refresh=False)
+                    samples[k].extend(np.asarray(timer(parse_key(k), first if r == 0 else later), float).tolist())
+                    bar.update()
+            for k in keys:
+                lut.set(k, Row(*summarize(samples[k])))
+            lut.metadata["updated"] = _dt.datetime.now().isoformat(timespec="seconds")
+            lut.save(target)
+    log.info("latency table %s: measured %d key(s), %d in total (load average now %s)", target, len(todo),
+             len(lut), load_average())
     return lut
 
 

@@ -25,9 +25,15 @@ class DeviceProfile:
       the caller passes as ``root``, the current one by default).
     * ``latency_correction`` -- apply the table's fitted affine correction when
       predicting (fitted by validation on calibration archs).
-    * ``warmup`` / ``repeats`` / ``max_seconds`` -- per measured op: warm-up calls,
-      timed repetitions, and a time cap after which fewer repetitions (at least
-      ``min(repeats, 10)``) are kept.
+    * ``warmup`` / ``repeats`` / ``max_seconds`` -- per measured op or network:
+      warm-up calls, timed repetitions, and a time cap per call batch after which
+      fewer repetitions (at least ``min(repeats, 10)``) are kept.
+    * ``rounds`` -- repetitions are spread over this many interleaved passes over
+      the ops (and networks, in validation), so changes of machine load hit all of
+      them alike instead of biasing whichever was measured at the wrong moment.
+    * ``omp_wait_policy`` -- ``passive`` / ``active`` / ``null`` (leave): OpenMP's
+      ``OMP_WAIT_POLICY`` for measuring; when this process was not started with it,
+      measurements run in a spawned worker process that is (see ``worker.py``).
     """
 
     name: str
@@ -39,6 +45,8 @@ class DeviceProfile:
     warmup: int = 10
     repeats: int = 100
     max_seconds: float = 5.0
+    rounds: int = 5
+    omp_wait_policy: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -49,8 +57,12 @@ class DeviceProfile:
             raise ValueError(f"device profile {self.name!r}: threads must be >= 1 or null")
         if int(self.batch) < 1:
             raise ValueError(f"device profile {self.name!r}: batch must be >= 1")
-        if self.warmup < 0 or self.repeats < 1 or self.max_seconds <= 0:
-            raise ValueError(f"device profile {self.name!r}: need warmup >= 0, repeats >= 1, max_seconds > 0")
+        if self.warmup < 0 or self.repeats < 1 or self.max_seconds <= 0 or self.rounds < 1:
+            raise ValueError(f"device profile {self.name!r}: need warmup >= 0, repeats >= 1, rounds >= 1, "
+                             "max_seconds > 0")
+        if self.omp_wait_policy not in (None, "passive", "active"):
+            raise ValueError(f"device profile {self.name!r}: omp_wait_policy must be passive, active or null, "
+                             f"got {self.omp_wait_policy!r}")
 
     # ----------------------------------------------------------- construction
     @classmethod
@@ -76,7 +88,10 @@ class DeviceProfile:
         data["lut"] = lut
         if data.get("threads") is not None:
             data["threads"] = int(data["threads"])
-        for key, typ in (("batch", int), ("warmup", int), ("repeats", int), ("max_seconds", float)):
+        if data.get("omp_wait_policy") is not None:
+            data["omp_wait_policy"] = str(data["omp_wait_policy"]).lower()
+        for key, typ in (("batch", int), ("warmup", int), ("repeats", int), ("max_seconds", float),
+                         ("rounds", int)):
             if key in data:
                 data[key] = typ(data[key])
         data["latency_correction"] = bool(data.get("latency_correction", True))
@@ -134,4 +149,5 @@ class DeviceProfile:
     def table_metadata(self) -> dict[str, str]:
         """The fields a table records and is checked against (see ``LatencyLUT.check_profile``)."""
         return {"profile": self.name, "kind": self.kind, "batch": str(self.batch),
-                "threads": "" if self.threads is None else str(self.threads)}
+                "threads": "" if self.threads is None else str(self.threads),
+                "omp_wait_policy": self.omp_wait_policy or ""}

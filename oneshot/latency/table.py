@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "oneshot-latency-lut-v1"
 COLUMNS = ("key", "median_ms", "p25", "p75", "n")
-CHECKED_FIELDS = ("profile", "kind", "batch", "threads")
+CHECKED_FIELDS = ("profile", "kind", "batch", "threads", "omp_wait_policy")
+OPTIONAL_FIELDS = ("threads", "omp_wait_policy")  # compared only when both sides state them
 
 ArchLike = Union[np.ndarray, Sequence[Sequence[int]]]
 
@@ -123,7 +124,7 @@ class LatencyLUT:
         diffs = []
         for f in CHECKED_FIELDS:
             have, want = self.metadata.get(f, ""), wanted[f]
-            if f == "threads" and (not have or not want):
+            if f in OPTIONAL_FIELDS and (not have or not want):
                 continue  # unknown on one side: nothing to compare
             if have != want:
                 diffs.append(f"{f}: table {have or '<missing>'!r} vs profile {want!r}")
@@ -259,13 +260,17 @@ class LatencyModel:
         missing = lut.missing(needed)
         if missing:
             source = lut.metadata.get("source", "measured")
-            note = "" if source == "measured" else (
-                f" The table was imported ({source}); a space predicted from it must use layer shapes, "
-                "ops and activations that exist in it.")
-            raise MissingKeysError(
-                f"latency table {lut.path or '<memory>'} (profile {lut.profile_name}) lacks {len(missing)} key(s) "
-                f"needed by space {space.name!r}: {', '.join(missing)}. Measure them with "
-                f"`{measure_command(lut.profile_name, space.name)}`.{note}", missing)
+            head = (f"latency table {lut.path or '<memory>'} (profile {lut.profile_name}) lacks {len(missing)} "
+                    f"key(s) needed by space {space.name!r}: {', '.join(missing)}.")
+            if source == "measured":
+                how = f" Measure them with `{measure_command(lut.profile_name, space.name)}`."
+            else:
+                fixed = set(fixed_keys(space))
+                how = (f" The table was imported ({source}) and cannot be extended by measuring here: a space "
+                       "predicted from it must use layer shapes, ops and activations that exist in it"
+                       + (" (only the stem/head are missing: predict(..., include_fixed=False) gives the "
+                          "searchable layers alone)." if set(missing) <= fixed else "."))
+            raise MissingKeysError(head + how, missing)
         width = int(space.num_choices.max())
         self.table = np.zeros((space.num_layers, width), dtype=np.float64)
         for layer, row in enumerate(keys):

@@ -62,26 +62,36 @@ def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, repeats: int,
 
 
 class TorchOpTimer:
-    """Measures one op key: builds its module (fresh weights), times ``batch``-sized calls.
+    """Measures one op key in this process: builds its module once (fresh weights, cached
+    per key), checks the output shape, times ``profile.batch``-sized calls.
 
-    Thread count and device come from the profile; call it inside ``profile.activate()``
-    (``build_lut`` does).
+    Thread count comes from the profile: call it inside ``profile.activate()``.
     """
 
-    def __init__(self, seed: int = 0):
-        self.seed = seed
+    def __init__(self, seed: int = 0, cache_size: int = 64):
+        self.seed, self.cache_size = seed, cache_size
+        self._cache: dict[tuple[str, int, str], tuple[nn.Module, torch.Tensor]] = {}
+
+    def prepare(self, desc: OpDescriptor, profile: DeviceProfile) -> tuple[nn.Module, torch.Tensor]:
+        device = profile.torch_device
+        cache_key = (desc.key, profile.batch, str(device))
+        if cache_key not in self._cache:
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            torch.manual_seed(self.seed)
+            module = build_module(desc).to(device).eval()
+            x = example_input(desc, profile.batch, device)
+            with torch.inference_mode():
+                y = module(x)
+            expected = (profile.batch, desc.out_shape[2]) if desc.kind == "head" else (
+                profile.batch, desc.out_shape[2], desc.out_shape[0], desc.out_shape[1])
+            if tuple(y.shape) != expected:
+                raise RuntimeError(f"op {desc.key}: module output {tuple(y.shape)} != key's shape {expected}")
+            self._cache[cache_key] = (module, x)
+        return self._cache[cache_key]
 
     def __call__(self, desc: OpDescriptor, profile: DeviceProfile) -> np.ndarray:
-        torch.manual_seed(self.seed)
-        device = profile.torch_device
-        module = build_module(desc).to(device).eval()
-        x = example_input(desc, profile.batch, device)
-        with torch.inference_mode():
-            y = module(x)
-        expected = (profile.batch, desc.out_shape[2]) if desc.kind == "head" else (
-            profile.batch, desc.out_shape[2], desc.out_shape[0], desc.out_shape[1])
-        if tuple(y.shape) != expected:
-            raise RuntimeError(f"op {desc.key}: module output {tuple(y.shape)} != key's shape {expected}")
+        module, x = self.prepare(desc, profile)
         return time_forward(module, x, profile.warmup, profile.repeats, profile.max_seconds)
 
 

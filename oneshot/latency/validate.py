@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..space.arch import Arch
 from ..space.space import SearchSpace
-from ..supernet.supernet import SubNet
 from .profile import DeviceProfile
 from .table import LatencyLUT
-from .timing import time_forward
+from .worker import open_measurer
 
 log = logging.getLogger(__name__)
 
@@ -83,29 +81,30 @@ def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list[A
     return [Arch(a) for a in seen]
 
 
-def measure_archs(space: SearchSpace, archs: Sequence[Arch], profile: DeviceProfile, *, repeats: int = 30,
-                  rounds: int = 5, warmup: int | None = None, progress: bool = True, seed: int = 0) -> np.ndarray:
-    """End-to-end latency samples (ms), shape ``(len(archs), repeats)``, of stand-alone networks.
+def measure_archs(space: SearchSpace, archs: Sequence[Arch], profile: DeviceProfile, *,
+                  repeats: int | None = None, rounds: int | None = None, progress: bool = True, seed: int = 0,
+                  isolate: bool | None = None) -> np.ndarray:
+    """End-to-end latency samples (ms), shape ``(len(archs), samples)``, of stand-alone networks.
 
     Each arch is built with :meth:`SubNet.build` (fresh weights: latency does not
-    depend on them). Measurements are interleaved in ``rounds`` passes over the archs
-    (shuffled each pass) so slow drifts of machine load spread over all archs.
+    depend on them). ``repeats`` (default ``profile.repeats``) timed calls per arch are
+    spread over ``rounds`` (default ``profile.rounds``) passes over all archs, shuffled
+    each pass, so changes of machine load spread over all archs. Runs in a worker
+    process when the profile's OpenMP env needs one (see ``worker.py``).
     """
+    repeats = profile.repeats if repeats is None else repeats
+    rounds = profile.rounds if rounds is None else rounds
     per_round = max(1, math.ceil(repeats / rounds))
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    with profile.activate() as device:
-        nets = [SubNet.build(space, a).to(device).eval() for a in archs]
-        x = torch.randn(profile.batch, space.in_channels, space.input_size, space.input_size, device=device)
-        samples: list[list[float]] = [[] for _ in archs]
-        w = profile.warmup if warmup is None else warmup
-        bar = tqdm(total=rounds * len(archs), desc=f"e2e {profile.name}", unit="arch", disable=not progress)
+    samples: list[list[float]] = [[] for _ in archs]
+    with open_measurer(profile, isolate) as m, tqdm(total=rounds * len(archs), desc=f"e2e {profile.name}",
+                                                   unit="arch", disable=not progress) as bar:
+        m.load_archs(space.to_config(), [list(a) for a in archs], seed)
         for r in range(rounds):
             for i in rng.permutation(len(archs)):
-                t = time_forward(nets[i], x, w if r == 0 else 1, per_round, profile.max_seconds)
-                samples[i].extend(t.tolist())
+                warmup = profile.warmup if r == 0 else min(2, profile.warmup)
+                samples[i].extend(np.asarray(m.time_arch(int(i), warmup, per_round), float).tolist())
                 bar.update()
-        bar.close()
     width = min(len(s) for s in samples)
     return np.array([s[:width] for s in samples])
 
@@ -150,8 +149,8 @@ class ValidationReport:
 def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | str | Path | None" = None, *,
                  n_archs: int = 50, n_calib: int = 20, seed: int = 0, out_dir: "str | Path | None" = ".",
                  fit_correction: bool | None = None, save: bool = True, root: "str | Path | None" = None,
-                 arch_timer: ArchTimer | None = None, repeats: int = 30, rounds: int = 5,
-                 progress: bool = True, force: bool = False) -> ValidationReport:
+                 arch_timer: ArchTimer | None = None, repeats: int | None = None, rounds: int | None = None,
+                 progress: bool = True, force: bool = False, isolate: bool | None = None) -> ValidationReport:
     """Compare the table's predictions with measured end-to-end latency of random archs.
 
     * ``lut``: a table, its path, or ``None`` for ``profile.lut_path(root)``.
@@ -161,7 +160,8 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
       ``save``, written back to its file.
     * Writes ``out_dir/lut_validation.csv`` and ``out_dir/lut_validation.png``
       (``out_dir=None`` writes nothing).
-    * ``arch_timer(space, archs, profile)`` measures (default :func:`measure_archs`).
+    * ``arch_timer(space, archs, profile)`` measures (default :func:`measure_archs` with
+      ``repeats`` / ``rounds``, defaults from the profile).
     """
     if not isinstance(lut, LatencyLUT):
         lut = LatencyLUT.load(lut if lut is not None else profile.lut_path(root), profile=profile,
@@ -174,7 +174,8 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
     cal, val = archs[:n_cal], archs[n_cal:]
     predicted = lut.predict(archs, space, corrected=False)  # fails early on missing keys
     if arch_timer is None:
-        samples = measure_archs(space, archs, profile, repeats=repeats, rounds=rounds, progress=progress, seed=seed)
+        samples = measure_archs(space, archs, profile, repeats=repeats, rounds=rounds, progress=progress,
+                                seed=seed, isolate=isolate)
     else:
         samples = np.asarray(arch_timer(space, archs, profile), dtype=float)
         samples = samples[:, None] if samples.ndim == 1 else samples
@@ -204,7 +205,7 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
 
 def _write_csv(path: Path, archs: Sequence[Arch], n_cal: int, samples: np.ndarray, predicted: np.ndarray,
                corrected: np.ndarray | None) -> Path:
-    p25, med, p75 = np.percentile(samples, [25, 50, 75], axis=1)
+    p25, med, p75 = (v.astype(float).tolist() for v in np.percentile(samples, [25, 50, 75], axis=1))
     lines = ["arch,split,measured_ms,measured_p25,measured_p75,n,predicted_ms,corrected_ms"]
     for i, a in enumerate(archs):
         corr = "" if corrected is None else repr(float(corrected[i]))

@@ -47,6 +47,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ def ofa_phases(space: SearchSpace, epochs: float = 1.0) -> list[dict[str, Any]]:
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive number, got {value!r}")
     return float(value)
 
@@ -125,10 +126,10 @@ def parse_phases(space: SearchSpace, phases: Any) -> tuple[Phase, ...]:
         lr = raw.get("lr")
         lr = None if lr is None else _number(lr, f"{label}: lr")
         k = raw.get("archs_per_step")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0):
             raise ValueError(f"{label}: archs_per_step must be an integer >= 0, got {k!r}")
         name = str(raw.get("name") or ("+".join(dims_t) or "largest"))
-        out.append(Phase(name, dims_t, epochs, lr, k))
+        out.append(Phase(name, dims_t, epochs, lr, None if k is None else int(k)))
     for prev, cur in zip(out, out[1:]):
         dropped = sorted(set(prev.dims) - set(cur.dims))
         if dropped:
@@ -173,7 +174,8 @@ class ProgressiveSampler(SeededSampler):
 
     Call :meth:`configure` (the Trainer does) before asking for archs: it maps the
     phases' epochs to optimizer steps. ``total_epochs`` is the sum of the phases' epochs
-    and overrides ``train.epochs``.
+    and overrides ``train.epochs``. ``requires_sharing`` names the supernet it trains
+    (:meth:`on_step_start` refuses any other before the first step runs).
     """
 
     name = "progressive"
@@ -192,7 +194,7 @@ class ProgressiveSampler(SeededSampler):
         self.space = space
         self.phases = parse_phases(space, phases)
         self.sandwich = bool(sandwich)
-        if isinstance(kd_weight, bool) or not isinstance(kd_weight, (int, float)) or not kd_weight >= 0:
+        if isinstance(kd_weight, bool) or not isinstance(kd_weight, numbers.Real) or not kd_weight >= 0:
             raise ValueError(f"sampler.kd_weight must be >= 0 (0 turns distillation off), got {kd_weight!r}")
         self.kd_weight = float(kd_weight)
         if archs_per_step is None:
@@ -200,7 +202,7 @@ class ProgressiveSampler(SeededSampler):
         low = 0 if self.sandwich else 1
         for where, k in [("sampler.archs_per_step", archs_per_step)] + \
                 [(f"progressive phase {p.name!r}: archs_per_step", p.archs_per_step) for p in self.phases]:
-            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < low):
+            if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < low):
                 raise ValueError(f"{where} (random archs per step) must be an integer >= {low}"
                                  f"{' without sandwich' if low else ''}, got {k!r}")
         self.archs_per_step = int(archs_per_step)
@@ -211,7 +213,6 @@ class ProgressiveSampler(SeededSampler):
                        for i, p in enumerate(self.phases)]
         self._ends: list[int] | None = None
         self._base_lr: float | None = None
-        self._warned_momentum = False
 
     # ----------------------------------------------------------- schedule
     @property

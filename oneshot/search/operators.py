@@ -6,6 +6,9 @@
   *different* choice, uniformly (pymoo has no categorical mutation for int genomes).
 * :class:`ArchiveDuplicateElimination` also rejects offspring the search has seen
   before, so every generation brings new networks to the evaluator.
+* :class:`ImmigrantMating` is pymoo's mating with few retries; slots it cannot fill
+  with new offspring (a converged population in a small space) are filled with
+  random new archs, so every generation evaluates ``pop_size`` new networks.
 * :class:`FeasibleSampling` draws distinct canonical genomes, those that meet the
   cost constraints first (costs are free; accuracy is not).
 """
@@ -16,7 +19,9 @@ from typing import Any
 import numpy as np
 from pymoo.core.crossover import Crossover
 from pymoo.core.duplicate import DefaultDuplicateElimination
+from pymoo.core.mating import Mating
 from pymoo.core.mutation import Mutation
+from pymoo.core.population import Population
 from pymoo.core.repair import Repair
 from pymoo.core.sampling import Sampling
 from pymoo.operators.crossover.pntx import SinglePointCrossover, TwoPointCrossover
@@ -33,17 +38,28 @@ class CanonicalRepair(Repair):
 
 
 class RandomResetMutation(Mutation):
-    """Per gene, with probability ``prob_var`` (default ``1 / n_var``), pick another choice."""
+    """Per gene, with probability ``prob_var`` (default ``1 / n_var``), pick another choice.
 
-    def __init__(self, prob: float = 1.0, prob_var: float | None = None, **kwargs: Any):
+    ``at_least_one``: a mutated individual whose draw changed no gene gets one random
+    gene reset (so mutation always yields a different genome).
+    """
+
+    def __init__(self, prob: float = 1.0, prob_var: float | None = None, at_least_one: bool = False,
+                 **kwargs: Any):
         super().__init__(prob=prob, prob_var=prob_var, **kwargs)
+        self.at_least_one = at_least_one
 
     def _do(self, problem, X, random_state=None, **kwargs):
         X = np.rint(np.asarray(X, dtype=np.float64)).astype(np.int64)
         n, n_var = X.shape
         choices = (np.asarray(problem.xu) - np.asarray(problem.xl) + 1).astype(np.int64)
         prob_var = np.asarray(self.get_prob_var(problem, size=n), dtype=np.float64).reshape(-1, 1)
-        mutate = (random_state.random((n, n_var)) < prob_var) & (choices > 1)[None, :]
+        can = (choices > 1)[None, :]
+        mutate = (random_state.random((n, n_var)) < prob_var) & can
+        if self.at_least_one and can.any():
+            idle = np.flatnonzero(~mutate.any(axis=1))
+            options = np.flatnonzero(can[0])
+            mutate[idle, options[random_state.integers(0, len(options), size=len(idle))]] = True
         # a shift in 1..k-1 modulo k is a uniform draw among the other k-1 choices
         shift = random_state.integers(1, np.maximum(choices, 2), size=(n, n_var))
         offset = X - np.asarray(problem.xl, dtype=np.int64)
@@ -67,6 +83,24 @@ class ArchiveDuplicateElimination(DefaultDuplicateElimination):
         return super().do(pop, *args, return_indices=return_indices, to_itself=to_itself)
 
 
+class ImmigrantMating(Mating):
+    """Mating that tops a short offspring list up with random new archs."""
+
+    def __init__(self, *args: Any, immigrants: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.immigrants = immigrants
+
+    def do(self, problem, pop, n_offsprings, random_state=None, **kwargs):
+        off = super().do(problem, pop, n_offsprings, random_state=random_state, **kwargs)
+        missing = n_offsprings - len(off)
+        if self.immigrants and missing > 0:
+            X = sample_distinct(problem, missing, random_state, feasible_first=True,
+                                exclude=[np.asarray(off.get("X")).reshape(-1, problem.n_var)] if len(off) else [])
+            if len(X):
+                off = Population.merge(off, Population.new("X", X))
+        return off
+
+
 class FeasibleSampling(Sampling):
     """Distinct canonical random genomes, feasible ones first.
 
@@ -88,17 +122,18 @@ class FeasibleSampling(Sampling):
 
 
 def sample_distinct(problem: Any, n_samples: int, rng: np.random.Generator, feasible_first: bool = True,
-                    max_rounds: int = 50, exclude_archive: bool = True) -> np.ndarray:
-    """Up to ``n_samples`` distinct canonical genomes not yet in ``problem.archive``."""
+                    max_rounds: int = 50, exclude: "list[np.ndarray] | None" = None) -> np.ndarray:
+    """Up to ``n_samples`` distinct canonical genomes, none in ``problem.archive`` or ``exclude``."""
     space = problem.space
-    seen: set[bytes] = set()
+    seen: set[bytes] = {np.ascontiguousarray(g, dtype=np.int64).tobytes()
+                        for block in (exclude or []) for g in problem.canonical(block)}
     good: list[np.ndarray] = []
     bad: list[tuple[float, np.ndarray]] = []
     batch = max(64, 2 * n_samples)
     for _ in range(max_rounds):
         raw = rng.integers(0, space.num_choices, size=(batch, space.num_layers))
         cand = problem.canonical(raw)
-        fresh = ~problem.archive.seen(cand) if exclude_archive else np.ones(len(cand), bool)
+        fresh = ~problem.archive.seen(cand)
         if feasible_first and problem.limits:
             G = problem.constraint_values(problem.cost_values(cand))
             violation = np.clip(G, 0, None).sum(axis=1)

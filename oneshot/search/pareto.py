@@ -76,6 +76,7 @@ class HypervolumeMeter:
     def __init__(self, objectives: Sequence[str], cost_bounds: Mapping[str, "CostBounds | tuple[float, float]"],
                  accuracy_bounds: tuple[float, float] = (0.0, 100.0)):
         self.objectives = tuple(objectives)
+        self.accuracy_bounds = (float(accuracy_bounds[0]), float(accuracy_bounds[1]))
         lows, highs = [], []
         for o in self.objectives:
             if o == "accuracy":

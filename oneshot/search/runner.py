@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
 from pymoo.core.callback import Callback
 from pymoo.core.termination import Termination
+from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.optimize import minimize
 
 from ..space import Arch
-from .operators import (ArchiveDuplicateElimination, CanonicalRepair, FeasibleSampling, RandomResetMutation,
-                        make_crossover, sample_distinct)
+from .operators import (ArchiveDuplicateElimination, CanonicalRepair, FeasibleSampling, ImmigrantMating,
+                        RandomResetMutation, make_crossover, sample_distinct)
 from .pareto import HypervolumeMeter
 from .problem import NASProblem
 from .recorder import GenerationCallback, SearchRecorder, best_feasible
@@ -33,7 +34,8 @@ ALGORITHMS = ("nsga2", "random")
 
 #: defaults tuned on NAS-Bench-Macro (benchmarks/search_quality.py)
 DEFAULTS: dict[str, Any] = dict(pop_size=50, generations=20, crossover="uniform", crossover_prob=0.9,
-                                mutation_prob_var=None, feasible_sampling=True)
+                                mutation_prob_var=None, mutation_at_least_one=False, immigrants=True,
+                                mating_retries=10, feasible_sampling=True)
 
 
 @dataclass
@@ -92,6 +94,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
                progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
                crossover: str = DEFAULTS["crossover"], crossover_prob: float = DEFAULTS["crossover_prob"],
                mutation_prob_var: float | None = DEFAULTS["mutation_prob_var"],
+               mutation_at_least_one: bool = DEFAULTS["mutation_at_least_one"],
+               immigrants: bool = DEFAULTS["immigrants"], mating_retries: int = DEFAULTS["mating_retries"],
                feasible_sampling: bool = DEFAULTS["feasible_sampling"]) -> SearchResult:
     """Search ``problem`` and write the run's files into ``out_dir`` (if given).
 
@@ -127,7 +131,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
     try:
         if algorithm == "nsga2":
             _run_nsga2(problem, recorder, pop_size, generations, seed, max_evaluations, crossover,
-                       crossover_prob, mutation_prob_var, feasible_sampling)
+                       crossover_prob, mutation_prob_var, mutation_at_least_one, immigrants, mating_retries,
+                       feasible_sampling)
         else:
             _run_random(problem, recorder, pop_size, generations, seed, max_evaluations)
     finally:
@@ -143,15 +148,20 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
 
 def _run_nsga2(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
                max_evaluations: int | None, crossover: str, crossover_prob: float,
-               mutation_prob_var: float | None, feasible_sampling: bool) -> None:
-    algorithm = NSGA2(pop_size=pop_size,
-                      sampling=FeasibleSampling(feasible_first=feasible_sampling),
-                      crossover=make_crossover(crossover, crossover_prob),
-                      mutation=RandomResetMutation(prob_var=mutation_prob_var),
-                      repair=CanonicalRepair(),
-                      eliminate_duplicates=ArchiveDuplicateElimination(problem))
+               mutation_prob_var: float | None, mutation_at_least_one: bool, immigrants: bool,
+               mating_retries: int, feasible_sampling: bool) -> None:
+    repair = CanonicalRepair()
+    dedup = ArchiveDuplicateElimination(problem)
+    mating = ImmigrantMating(TournamentSelection(func_comp=binary_tournament),
+                             make_crossover(crossover, crossover_prob),
+                             RandomResetMutation(prob_var=mutation_prob_var, at_least_one=mutation_at_least_one),
+                             repair=repair, eliminate_duplicates=dedup, n_max_iterations=mating_retries,
+                             immigrants=immigrants)
+    algorithm = NSGA2(pop_size=pop_size, sampling=FeasibleSampling(feasible_first=feasible_sampling),
+                      mating=mating, repair=repair, eliminate_duplicates=dedup)
     minimize(problem, algorithm, termination=_Budget(problem, generations, max_evaluations),
-             seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False)
+             seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False,
+             copy_termination=False)
 
 
 def _run_random(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,

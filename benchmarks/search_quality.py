@@ -1,0 +1,206 @@
+"""Search quality on NAS-Bench-Macro: NSGA-II vs random search at equal budgets.
+
+The evaluator is the NAS-Bench-Macro table (ground truth, 3,969 distinct
+networks), so the true accuracy-FLOPs front and the true best arch under any
+FLOPs cap are known exactly. For each seed and algorithm:
+
+* unconstrained search (accuracy vs FLOPs): hypervolume of the front found within
+  the first N distinct evaluations, as a fraction of the true front's
+  hypervolume (same normalisation and reference point), and the share of the
+  true Pareto archs found;
+* one constrained search per FLOPs cap (what a user runs): regret = true best
+  feasible accuracy - best feasible accuracy found, in percentage points.
+
+Run: ``python benchmarks/search_quality.py [--seeds 10] [--budget 1000]``.
+Writes benchmarks/results/search_quality_{hv,regret,curve}.csv and
+benchmarks/results/search_quality.md.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oneshot.evaluate.nasbench import NasBenchMacroEvaluator
+from oneshot.search import DEFAULTS, HypervolumeMeter, NASProblem, pareto_front, run_search
+from oneshot.search.io import write_csv, write_text
+from oneshot.search.pareto import objective_frame
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OBJECTIVES = ("accuracy", "flops")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1)")
+    p.add_argument("--budget", type=int, default=1000, help="distinct evaluations per run")
+    p.add_argument("--checkpoints", type=int, nargs="+", default=[100, 250, 500, 1000],
+                   help="budgets at which the found front is scored")
+    p.add_argument("--caps", type=float, nargs="+", default=[20e6, 30e6, 40e6, 60e6], help="FLOPs caps")
+    p.add_argument("--pop-size", type=int, default=DEFAULTS["pop_size"])
+    p.add_argument("--crossover", default=DEFAULTS["crossover"])
+    p.add_argument("--mutation-prob-var", type=float, default=DEFAULTS["mutation_prob_var"])
+    p.add_argument("--algorithms", nargs="+", default=["nsga2", "random"])
+    p.add_argument("--table", type=Path, default=None, help="NAS-Bench-Macro JSON (default: shared data)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--tag", default="", help="suffix for the output file names")
+    return p.parse_args(argv)
+
+
+def prefix(archive: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """The archs among the first ``budget`` distinct evaluations."""
+    done = archive[archive["evaluated"].astype(bool)]
+    return done[done["eval_index"] < budget]
+
+
+def search_kwargs(args: argparse.Namespace, algorithm: str, seed: int) -> dict:
+    generations = 2 * math.ceil(args.budget / args.pop_size) + 2
+    kw = dict(algorithm=algorithm, pop_size=args.pop_size, generations=generations, seed=seed,
+              max_evaluations=args.budget)
+    if algorithm == "nsga2":
+        kw.update(crossover=args.crossover, mutation_prob_var=args.mutation_prob_var)
+    return kw
+
+
+def run_unconstrained(args, evaluator, table, meter, true_hv, true_front) -> tuple[pd.DataFrame, pd.DataFrame]:
+    problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES)
+    rows, curve = [], []
+    steps = list(range(25, args.budget + 1, 25))
+    for algorithm in args.algorithms:
+        for seed in range(args.seeds):
+            result = run_search(problem, accuracy_bounds=meter.accuracy_bounds, **search_kwargs(args, algorithm, seed))
+            for budget in sorted(set(args.checkpoints) | set(steps)):
+                found = prefix(result.archive, budget)
+                ratio = meter.of_frame(found) / true_hv
+                if budget in steps:
+                    curve.append({"algorithm": algorithm, "seed": seed, "evaluations": budget, "hv_ratio": ratio})
+                if budget in args.checkpoints:
+                    rows.append({"algorithm": algorithm, "seed": seed, "evaluations": budget,
+                                 "evaluated": len(found), "hv_ratio": ratio,
+                                 "front_recall": len(true_front & set(found["arch"])) / len(true_front),
+                                 "best_accuracy": found["accuracy"].max()})
+            logging.info("unconstrained %s seed %d: hv ratio %.4f", algorithm, seed, rows[-1]["hv_ratio"])
+    return pd.DataFrame(rows), pd.DataFrame(curve)
+
+
+def run_capped(args, evaluator, table) -> pd.DataFrame:
+    rows = []
+    for cap in args.caps:
+        feasible = table[table["flops"] <= cap]
+        true_best = float(feasible["accuracy"].max())
+        problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES, constraints={"flops_max": cap})
+        for algorithm in args.algorithms:
+            for seed in range(args.seeds):
+                result = run_search(problem, **search_kwargs(args, algorithm, seed))
+                for budget in args.checkpoints:
+                    found = prefix(result.archive, budget)
+                    found = found[found["feasible"].astype(bool)]
+                    best = float(found["accuracy"].max()) if len(found) else math.nan
+                    rows.append({"cap": cap, "algorithm": algorithm, "seed": seed, "evaluations": budget,
+                                 "evaluated": len(found), "feasible_networks": len(feasible),
+                                 "true_best": true_best, "found_best": best, "regret": true_best - best})
+                logging.info("cap %.0fM %s seed %d: regret %.3f", cap / 1e6, algorithm, seed, rows[-1]["regret"])
+    return pd.DataFrame(rows)
+
+
+def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, true_hv: float,
+             n_front: int, seconds: float) -> str:
+    algs = args.algorithms
+    lines = [
+        "# Search quality on NAS-Bench-Macro",
+        "",
+        f"Evaluator: the NAS-Bench-Macro CIFAR-10 table (mean of 3 seeds; 3,969 distinct networks). "
+        f"{args.seeds} seeds per algorithm, budget = distinct accuracy evaluations. "
+        f"NSGA-II: pop {args.pop_size}, {args.crossover} crossover, random-reset mutation "
+        f"(p = {args.mutation_prob_var or '1/layers'} per gene), canonical repair, archive-wide duplicate "
+        "elimination, random immigrants; random search: distinct uniformly random networks "
+        "(both skip evaluating archs that break a cost constraint).",
+        "",
+        "## Hypervolume of the accuracy-FLOPs front, fraction of the true front's",
+        "",
+        f"Normalisation: FLOPs over the space's range, accuracy over the table's range; reference point (1, 1); "
+        f"true front: {n_front} archs, hypervolume {true_hv:.4f}. Mean (min over seeds); "
+        "recall = share of the true Pareto archs found.",
+        "",
+        "| evaluations | " + " | ".join(f"{a} HV ratio | {a} recall" for a in algs) + " |",
+        "| ---: | " + " | ".join("---: | ---:" for _ in algs) + " |",
+    ]
+    for budget in args.checkpoints:
+        cells = []
+        for a in algs:
+            r = hv[(hv["algorithm"] == a) & (hv["evaluations"] == budget)]
+            cells.append(f"{r['hv_ratio'].mean():.4f} ({r['hv_ratio'].min():.4f}) | {r['front_recall'].mean():.2f}")
+        lines.append(f"| {budget} | " + " | ".join(cells) + " |")
+    lines += ["", "Evaluations until the front reaches a hypervolume fraction (median over seeds, "
+              "steps of 25; '>N' = not within the budget):", "",
+              "| target | " + " | ".join(algs) + " |", "| ---: | " + " | ".join("---:" for _ in algs) + " |"]
+    for target in (0.95, 0.99, 0.999):
+        cells = []
+        for a in algs:
+            c = curve[curve["algorithm"] == a]
+            reach = [g.loc[g["hv_ratio"] >= target, "evaluations"].min() for _, g in c.groupby("seed")]
+            reach = [x if not pd.isna(x) else np.inf for x in reach]
+            med = float(np.median(reach))
+            cells.append(f">{args.budget}" if math.isinf(med) else f"{med:.0f}")
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    lines += ["", "## Regret of the best feasible arch under a FLOPs cap (one constrained run per cap)", "",
+              "Regret = true best accuracy under the cap - best found, percentage points: mean (max over seeds), "
+              "and the share of seeds with regret 0.", "",
+              "| cap | feasible networks | true best | evaluations | "
+              + " | ".join(f"{a} regret | {a} zero" for a in algs) + " |",
+              "| ---: | ---: | ---: | ---: | " + " | ".join("---: | ---:" for _ in algs) + " |"]
+    for cap in args.caps:
+        for budget in args.checkpoints:
+            sub = regret[(regret["cap"] == cap) & (regret["evaluations"] == budget)]
+            if sub.empty:
+                continue
+            cells = []
+            for a in algs:
+                r = sub[sub["algorithm"] == a]["regret"]
+                cells.append(f"{r.mean():.3f} ({r.max():.3f}) | {(r <= 1e-9).mean():.0%}")
+            first = sub.iloc[0]
+            lines.append(f"| {cap / 1e6:.0f}M | {first['feasible_networks']} | {first['true_best']:.2f} | {budget} | "
+                         + " | ".join(cells) + " |")
+    lines += ["", f"Runtime {seconds:.0f} s on this machine (`python benchmarks/search_quality.py "
+              f"--seeds {args.seeds} --budget {args.budget}`).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for name in ("oneshot.search.runner",):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if max(args.checkpoints) > args.budget:
+        args.checkpoints = [b for b in args.checkpoints if b <= args.budget] or [args.budget]
+    start = time.time()
+    evaluator = NasBenchMacroEvaluator(args.table)
+    table = evaluator.canonical_table()
+    problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES)
+    meter = HypervolumeMeter(OBJECTIVES, problem.bounds,
+                             accuracy_bounds=(float(table["accuracy"].min()), float(table["accuracy"].max())))
+    full = table.assign(evaluated=True, feasible=True)
+    true_hv = meter(objective_frame(full, OBJECTIVES))
+    true_front = set(pareto_front(full, OBJECTIVES)["arch"])
+    hv, curve = run_unconstrained(args, evaluator, table, meter, true_hv, true_front)
+    regret = run_capped(args, evaluator, table)
+    seconds = time.time() - start
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = f"_{args.tag}" if args.tag else ""
+    write_csv(args.out / f"search_quality{tag}_hv.csv", hv)
+    write_csv(args.out / f"search_quality{tag}_curve.csv", curve)
+    write_csv(args.out / f"search_quality{tag}_regret.csv", regret)
+    md = markdown(hv, curve, regret, args, true_hv, len(true_front), seconds)
+    write_text(args.out / f"search_quality{tag}.md", md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

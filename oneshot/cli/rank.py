@@ -1,0 +1,14 @@
+"""`oneshot-rank checkpoint=<supernet.pt>`: Kendall tau of the supernet's ranking against a ground truth.
+
+Examples:
+  oneshot-rank checkpoint=checkpoints/cifar.pt data=cifar10_npz                 # vs NAS-Bench-Macro
+  oneshot-rank extra.ground_truth=standalone extra.sample_size=20 train.epochs=3  # vs stand-alone training
+  oneshot-rank extra.ground_truth=csv extra.ground_truth_path=mine.csv extra.sample=ground_truth
+"""
+from ..workflows.rank import rank
+from .app import hydra_app
+
+main = hydra_app("rank", rank)
+
+if __name__ == "__main__":
+    main()

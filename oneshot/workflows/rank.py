@@ -1,0 +1,265 @@
+"""Ranking as a function of a config: how well does a supernet order archs like the ground truth?
+
+``rank(cfg, out_dir)`` draws a seeded FLOPs-stratified sample of distinct archs,
+evaluates each through :class:`SupernetEvaluator` (its cache, BN recalibration per
+``evaluator.recalibrate``), looks up or trains the ground truth, and writes
+
+* ``sample.csv`` -- the archs (written first, so they can be trained elsewhere),
+* ``ranking.csv`` -- arch, supernet accuracy, ground truth, flops, params, non_identity, ranks,
+* ``ranking_summary.csv`` -- one row per predictor (supernet and the free proxies):
+  Kendall tau with bootstrap CI, Spearman rho, top-k overlap, precision@k, regret@k,
+* ``ranking_summary.json`` -- the same plus the run's settings,
+* ``kendall.png`` -- supernet accuracy against ground truth, tau in the title.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from .. import build, runtime
+from ..evaluate import ground_truth as gt
+from ..evaluate.ranking import PROXIES, proxy_scores, ranking_table, stratified_sample
+from ..space.space import SearchSpace
+from ..train.checkpoint import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RankOptions:
+    """The ranking app's settings (``extra.*`` in ``conf/rank.yaml``)."""
+
+    ground_truth: str = "nas_bench_macro"  # nas_bench_macro | standalone | csv
+    ground_truth_path: str | None = None  # csv: the file; standalone: the store; nas_bench_macro: the json
+    table_seed: int | None = None  # nas_bench_macro: None = mean_acc, 0..2 = one seed's test_acc
+    arch_column: str = "arch"  # csv columns
+    accuracy_column: str = "accuracy"
+    sample: str = "space"  # space: stratified sample of the space | ground_truth: of the archs it knows
+    sample_size: int | None = 100  # None = every candidate
+    sample_seed: int = 0
+    strata: int = 10  # FLOPs quantile bins
+    pool: int = 20_000  # random draws behind the sample when the space is larger than this
+    top_k: int = 10
+    precision_top: float = 0.2  # precision@k counts hits in the ground truth's best 20 %
+    bootstrap: int = 1000  # resamples for the tau confidence interval (0 = none)
+    confidence: float = 0.95
+    plot: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "RankOptions":
+        """From ``cfg.rank`` when the schema has it, else from ``cfg.extra``; unknown keys are errors."""
+        node = cfg.get("rank") if "rank" in cfg else cfg.get("extra")
+        raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ValueError(f"rank: unknown option(s) {unknown}; available: {sorted(names)}")
+        opts = cls(**{k: v for k, v in raw.items() if k in names})
+        opts.check()
+        return opts
+
+    def check(self) -> None:
+        if self.ground_truth not in gt.KINDS:
+            raise ValueError(f"extra.ground_truth={self.ground_truth!r}: use one of {list(gt.KINDS)}")
+        if self.sample not in ("space", "ground_truth"):
+            raise ValueError(f"extra.sample={self.sample!r}: use space or ground_truth")
+        if self.ground_truth == "csv" and not self.ground_truth_path:
+            raise ValueError("extra.ground_truth=csv needs extra.ground_truth_path=<file.csv> (columns arch, accuracy)")
+        if self.sample_size is not None and self.sample_size < 2:
+            raise ValueError(f"extra.sample_size={self.sample_size}: a ranking needs at least 2 archs")
+        if self.top_k < 1 or self.strata < 1 or self.bootstrap < 0:
+            raise ValueError("extra.top_k and extra.strata must be >= 1, extra.bootstrap >= 0")
+
+
+@dataclass
+class RankResult:
+    frame: pd.DataFrame  # ranking.csv
+    table: pd.DataFrame  # ranking_summary.csv
+    summary: dict[str, Any]  # ranking_summary.json
+    out_dir: Path
+    space: SearchSpace
+
+
+def _ground_truth(opts: RankOptions, cfg: DictConfig, space: SearchSpace, data, ckpt: Path):
+    path = build.resolve_path(opts.ground_truth_path) if opts.ground_truth_path else None
+    if opts.ground_truth == "csv":
+        return gt.csv_truth(path, space, opts.arch_column, opts.accuracy_column)
+    if opts.ground_truth == "nas_bench_macro":
+        return gt.nas_bench_macro_truth(space, path, opts.table_seed)
+    store = path or ckpt.parent / f"standalone_{space.name}_{space.fingerprint()}.csv"
+    return gt.StandaloneTruth(space, data, build.train_settings(cfg), store, split=cfg.evaluator.split,
+                              val_images=cfg.evaluator.val_images, device=cfg.runtime.device,
+                              progress=cfg.runtime.progress)
+
+
+def _check_data(state: dict, cfg: DictConfig, opts: RankOptions) -> list[str]:
+    notes = []
+    trained_on = ((state.get("config") or {}).get("data") or {}).get("name")
+    if trained_on and trained_on != cfg.data.name:
+        log.warning("checkpoint was trained on data %r but ranking evaluates on %r: pass data=%s",
+                    trained_on, cfg.data.name, trained_on)
+    if opts.ground_truth == "nas_bench_macro":
+        notes.append("NAS-Bench-Macro accuracies: genuine CIFAR-10, 50 epochs, mean of 3 seeds "
+                     "(table noise ceiling tau 0.88)")
+        if cfg.data.name not in ("cifar10", "arrays"):
+            log.warning("NAS-Bench-Macro holds CIFAR-10 accuracies but the supernet is evaluated on %r",
+                        cfg.data.name)
+        if "from_jpeg" in str(cfg.data.get("path") or ""):
+            notes.append("supernet evaluated on the JPEG-decoded CIFAR-10 copy (lossy pixels)")
+    return notes
+
+
+def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
+    """Rank a sample of archs by the supernet ``checkpoint=`` and by the ground truth; write the files."""
+    from ..evaluate.supernet_evaluator import SupernetEvaluator, load_supernet
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runtime.set_threads(cfg.runtime.threads)
+    opts = RankOptions.from_config(cfg)
+    ckpt = build.checkpoint_path(cfg)
+    model, space, state = load_supernet(ckpt)
+    if not (state.get("train") or {}).get("complete", True):
+        log.warning("%s is a partly trained checkpoint (step %s)", ckpt, state["train"].get("step"))
+    log.info("ranking %s (space %r from the checkpoint) against %s", ckpt, space.name, opts.ground_truth)
+    notes = _check_data(state, cfg, opts)
+    data = build.data_from_config(cfg, space)
+    truth = _ground_truth(opts, cfg, space, data, ckpt)
+
+    candidates = None
+    if opts.sample == "ground_truth":
+        candidates = truth.known()
+        if not candidates:
+            raise ValueError(f"extra.sample=ground_truth but {truth.name} knows no archs yet: use extra.sample=space")
+    archs = stratified_sample(space, opts.sample_size, opts.sample_seed, strata=opts.strata, pool=opts.pool,
+                              candidates=candidates)
+    if len(archs) < 2:
+        raise ValueError(f"the sample has {len(archs)} arch: a ranking needs at least 2")
+    proxies = proxy_scores(space, archs)
+    sample = pd.DataFrame({"arch": [str(a) for a in archs], **{k: proxies[k] for k in PROXIES}})
+    atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
+
+    cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    evaluator = SupernetEvaluator(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
+                                  cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
+    ev = evaluator.evaluate(archs)
+    truth_acc = truth.accuracy(archs)
+
+    frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
+                          "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],
+                          "non_identity": proxies["non_identity"].astype(int), "cached": ev["cached"]})
+    frame["rank_supernet"] = frame["supernet_accuracy"].rank(ascending=False, method="min").astype(int)
+    frame["rank_truth"] = frame["ground_truth"].rank(ascending=False, method="min").astype(int)
+    frame = frame.sort_values(["rank_truth", "arch"]).reset_index(drop=True)
+
+    scores = {"supernet": frame["supernet_accuracy"].to_numpy(), **{k: frame[k].to_numpy(float) for k in PROXIES}}
+    table = ranking_table(scores, frame["ground_truth"].to_numpy(), top_k=opts.top_k, relevant=opts.precision_top,
+                          bootstrap=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
+    main = table.iloc[0].to_dict()
+    summary = {
+        "checkpoint": str(ckpt), "space": space.name, "data": cfg.data.name, "ground_truth": truth.name,
+        "recalibrate": bool(cfg.evaluator.recalibrate), "n": len(frame),
+        **{k: _clean(v) for k, v in main.items() if k != "predictor"},
+        "proxies": {row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
+                    for row in table.iloc[1:].to_dict("records")},
+        "options": asdict(opts), "evaluator": build.plain(cfg.evaluator), "notes": notes,
+        "evaluated": int(evaluator.stats["computed"]), "cache_hits": int(evaluator.stats["cache_hits"]),
+    }
+    if isinstance(truth, gt.StandaloneTruth):
+        summary["standalone_store"] = str(truth.store)
+        summary["standalone_trained"] = truth.trained
+    atomic_write_text(out_dir / "ranking.csv", frame.to_csv(index=False))
+    atomic_write_text(out_dir / "ranking_summary.csv", table.to_csv(index=False))
+    atomic_write_text(out_dir / "ranking_summary.json", json.dumps(summary, indent=2) + "\n")
+    if opts.plot:
+        plot_kendall(frame, summary, out_dir / "kendall.png")
+    log.info("Kendall tau %.3f [%.3f, %.3f], Spearman %.3f, top-%d overlap %.2f over %d archs; proxies: %s",
+             main["tau"], main["tau_ci_low"], main["tau_ci_high"], main["rho"], main["top_k"],
+             main["top_k_overlap"], len(frame),
+             ", ".join(f"{r.predictor} {r.tau:.3f}" for r in table.iloc[1:].itertuples()))
+    return RankResult(frame, table, summary, out_dir, space)
+
+
+def _file_id(path: Path) -> str:
+    from ..train.checkpoint import file_hash
+
+    return file_hash(path)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+# ------------------------------------------------------------------ plots
+def _figure(size=(5.6, 4.6)):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: "str | Path") -> Path:
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", dpi=120))
+    return Path(path)
+
+
+def plot_kendall(frame: pd.DataFrame, summary: dict, path: "str | Path | None" = None, ax=None):
+    """Supernet accuracy against ground truth; the supernet's top-k highlighted; tau in the title."""
+    fig = None
+    if ax is None:
+        fig = _figure()
+        ax = fig.add_subplot(1, 1, 1)
+    k = int(summary.get("top_k") or 0)
+    top = frame["rank_supernet"] <= k
+    ax.scatter(frame.loc[~top, "ground_truth"], frame.loc[~top, "supernet_accuracy"], s=16, alpha=0.6,
+               c="tab:blue", label="sampled archs")
+    ax.scatter(frame.loc[top, "ground_truth"], frame.loc[top, "supernet_accuracy"], s=26, c="tab:orange",
+               edgecolors="k", linewidths=0.5, label=f"supernet top-{k}")
+    lo, hi = summary.get("tau_ci_low"), summary.get("tau_ci_high")
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    tau, rho = summary.get("tau"), summary.get("rho")
+    rho_text = f", rho={rho:.2f}" if rho is not None else ""
+    ax.set_title(f"Kendall tau = {tau:.3f}{ci}   (n={summary.get('n')}{rho_text})"
+                 if tau is not None else "Kendall tau undefined (constant values)", fontsize=9)
+    ax.set_xlabel(f"ground truth accuracy (%) [{summary.get('ground_truth')}]")
+    ax.set_ylabel("supernet accuracy (%)" + (" + BN recal" if summary.get("recalibrate") else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    if fig is not None and path is not None:
+        fig.tight_layout()
+        _save(fig, path)
+    return fig if fig is not None else ax
+
+
+def plot_op_preference(pref: pd.DataFrame, path: "str | Path | None" = None, ax=None, ylabel: str = "mean accuracy (%)"):
+    """Mean accuracy per (layer, op) as one line per op across layers (from :func:`op_preference`)."""
+    fig = None
+    if ax is None:
+        fig = _figure((6.4, 4.0))
+        ax = fig.add_subplot(1, 1, 1)
+    for op, rows in pref.groupby("op", sort=False):
+        ax.plot(rows["layer"], rows["mean"], marker="o", label=op)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(sorted(pref["layer"].unique()))
+    ax.set_title("op preference: mean over sampled archs with that choice", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if fig is not None and path is not None:
+        fig.tight_layout()
+        _save(fig, path)
+    return fig if fig is not None else ax

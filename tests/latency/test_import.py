@@ -1,0 +1,66 @@
+"""Import of published tables; needs ../shared/data/luts (skipped when absent)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from oneshot.latency import LatencyLUT, MissingKeysError, import_published_lut, layer_keys
+from oneshot.paths import shared_data_dir
+from oneshot.space import SearchSpace, load_space
+
+LUTS = shared_data_dir() / "luts"
+pytestmark = pytest.mark.skipif(not LUTS.is_dir(), reason=f"published LUTs not found at {LUTS} "
+                                "(set ONESHOT_SHARED_DATA to the shared data folder)")
+
+OPS = [f"mbconv_k{k}_e{e}" for k in (3, 5, 7) for e in (3, 4, 6)] + ["skip"]
+
+
+def mbv3_prefix(input_size: int, stem: int, channels: int) -> SearchSpace:
+    """The first two stages of a MobileNetV3 (no SE, ReLU): shapes the published tables have."""
+    return SearchSpace({"name": "mbv3_prefix", "input_size": input_size, "num_classes": 1000,
+                        "stem_channels": stem, "stem_stride": 2, "activation": "relu", "ops": OPS,
+                        "stages": [{"layers": 1, "channels": stem, "stride": 1, "ops": ["mbconv_k3_e1"]},
+                                   {"layers": 4, "channels": channels, "stride": 2, "min_depth": 2}]})
+
+
+def check_prefix_space(result, space):
+    lut = result.lut
+    with pytest.raises(MissingKeysError) as err:  # stem activation / head structure differ
+        lut.predict([[0] * 5], space)
+    assert any(k.startswith("head-") for k in err.value.missing) and "imported" in str(err.value)
+    archs = space.sample(np.random.default_rng(0), 50)
+    got = lut.predict(archs, space, include_fixed=False)
+    keys = layer_keys(space)
+    assert got.tolist() == pytest.approx([sum(lut.latency(keys[i][c]) for i, c in enumerate(a)) for a in archs])
+    assert np.all(got > 0)
+
+
+def test_nsganetv2_import(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        result = import_published_lut(LUTS / "nsganetv2" / "i7-8700K_lut.yaml", profile="i7_8700k",
+                                      out=tmp_path / "i7.csv")
+    assert len(result.mapped) + len(result.unmapped) == 4050
+    reasons = {why.split(":")[0] for _, why in result.unmapped}
+    assert "squeeze-and-excitation block" in reasons
+    assert any(k.startswith("classifier-") for k, _ in result.unmapped)  # head parts reported, not dropped
+    assert "could not be mapped" in caplog.text
+    assert len(result.mapped) > 2000
+    key = "MBConv-input:112x112x16-output:56x56x24-expand:3-kernel:3-stride:2-idskip:0-se:0"
+    assert result.mapped[key] == "mbconv-in112x112x16-out56x56x24-k3-e3-s2-relu"
+    lut = LatencyLUT.load(tmp_path / "i7.csv")
+    assert lut.metadata["kind"] == "external" and lut.metadata["profile"] == "i7_8700k" and len(lut) == len(result.mapped)
+    check_prefix_space(result, mbv3_prefix(224, 16, 24))
+    with pytest.raises(MissingKeysError, match="relu6"):
+        lut.predict([[0] * 21], load_space("mobilenet_like"))
+
+
+@pytest.mark.parametrize("res", [160, 224])
+def test_ofa_import(res):
+    result = import_published_lut(LUTS / "ofa_note10" / f"{res}_lookup_table.yaml")
+    assert len(result.mapped) + len(result.unmapped) == 96
+    assert {k.split("-")[0] for k, _ in result.unmapped} >= {"Conv_1", "Conv_2", "Logits", "AvgPool2D"}
+    assert any(v.startswith("stem-") and v.endswith("-hswish") for v in result.mapped.values())
+    assert any("-hswish" in v and v.startswith("mbconv-") for v in result.mapped.values())  # hs:1
+    check_prefix_space(result, mbv3_prefix(res, 24, 32))
