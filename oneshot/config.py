@@ -135,6 +135,8 @@ class DeviceSchema:
     warmup: int = 10
     repeats: int = 100
     max_seconds: float = 5.0
+    rounds: int = 5
+    omp_wait_policy: Optional[str] = None
 
 
 @dataclass

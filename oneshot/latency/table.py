@@ -8,6 +8,7 @@ fitted affine correction adds ``correction_slope``, ``correction_intercept``,
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
@@ -246,6 +247,18 @@ class LatencyLUT:
         return f"LatencyLUT({self.profile_name!r}, keys={len(self.rows)}, path={str(self.path)!r})"
 
 
+def as_genomes(archs: ArchLike) -> np.ndarray:
+    """``(n, layers)`` int64 array from an array or a list of archs (fast path for lists of tuples)."""
+    if isinstance(archs, np.ndarray):
+        return archs.astype(np.int64, copy=False)
+    if isinstance(archs, (list, tuple)) and archs and isinstance(archs[0], (list, tuple)):
+        width = len(archs[0])
+        if all(len(a) == width for a in archs):
+            flat = np.fromiter(itertools.chain.from_iterable(archs), dtype=np.int64, count=len(archs) * width)
+            return flat.reshape(len(archs), width)
+    return np.asarray(archs, dtype=np.int64)
+
+
 class LatencyModel:
     """``arch -> latency`` for one space: numpy fancy indexing over a (layers, choices) table.
 
@@ -285,7 +298,7 @@ class LatencyModel:
         self._num_choices = space.num_choices
 
     def predict(self, archs: ArchLike) -> np.ndarray:
-        g = np.asarray(archs, dtype=np.int64)
+        g = as_genomes(archs)
         if g.ndim == 1:
             g = g[None, :]
         if g.ndim != 2 or g.shape[1] != self.space.num_layers:

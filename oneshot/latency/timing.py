@@ -48,7 +48,7 @@ def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, repeats: int,
                     done = i + 1
                     break
             torch.cuda.synchronize(x.device)
-            return np.array([s.elapsed_time(e) for s, e in zip(starts[:done], ends[:done])])
+            return np.array([s.elapsed_time(e) for s, e in zip(starts[:done], ends[:done], strict=True)])
         times = []
         clock = time.perf_counter
         t_start = clock()

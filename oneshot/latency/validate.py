@@ -150,7 +150,8 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
                  n_archs: int = 50, n_calib: int = 20, seed: int = 0, out_dir: "str | Path | None" = ".",
                  fit_correction: bool | None = None, save: bool = True, root: "str | Path | None" = None,
                  arch_timer: ArchTimer | None = None, repeats: int | None = None, rounds: int | None = None,
-                 progress: bool = True, force: bool = False, isolate: bool | None = None) -> ValidationReport:
+                 progress: bool = True, force: bool = False, isolate: bool | None = None,
+                 stem: str = "lut_validation") -> ValidationReport:
     """Compare the table's predictions with measured end-to-end latency of random archs.
 
     * ``lut``: a table, its path, or ``None`` for ``profile.lut_path(root)``.
@@ -158,8 +159,8 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
       fit the affine correction when ``fit_correction`` (default
       ``profile.latency_correction``); it is stored in the table's metadata and, with
       ``save``, written back to its file.
-    * Writes ``out_dir/lut_validation.csv`` and ``out_dir/lut_validation.png``
-      (``out_dir=None`` writes nothing).
+    * Writes ``out_dir/<stem>.csv`` and ``out_dir/<stem>.png`` (default stem
+      ``lut_validation``; ``out_dir=None`` writes nothing).
     * ``arch_timer(space, archs, profile)`` measures (default :func:`measure_archs` with
       ``repeats`` / ``rounds``, defaults from the profile).
     """
@@ -171,7 +172,6 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
     fit = profile.latency_correction if fit_correction is None else fit_correction
     n_cal = n_calib if fit else 0
     archs = sample_archs(space, n_archs + n_cal, np.random.default_rng(seed))
-    cal, val = archs[:n_cal], archs[n_cal:]
     predicted = lut.predict(archs, space, corrected=False)  # fails early on missing keys
     if arch_timer is None:
         samples = measure_archs(space, archs, profile, repeats=repeats, rounds=rounds, progress=progress,
@@ -197,8 +197,8 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        report.csv_path = _write_csv(out / "lut_validation.csv", archs, n_cal, samples, predicted, corrected)
-        report.png_path = _plot(out / "lut_validation.png", predicted, corrected, measured, n_cal, report)
+        report.csv_path = _write_csv(out / f"{stem}.csv", archs, n_cal, samples, predicted, corrected)
+        report.png_path = _plot(out / f"{stem}.png", predicted, corrected, measured, n_cal, report)
     log.info("%s", report.summary())
     return report
 
@@ -237,7 +237,7 @@ def _plot(path: Path, predicted: np.ndarray, corrected: np.ndarray | None, measu
     ax.set_xlabel("predicted latency (ms)")
     ax.set_ylabel("measured latency (ms)")
     ax.set_title(f"{report.space} on {report.profile}, batch {report.batch}", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
     os.close(fd)

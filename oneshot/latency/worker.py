@@ -162,7 +162,8 @@ def needs_subprocess(profile: DeviceProfile) -> bool:
 
 
 @contextlib.contextmanager
-def open_measurer(profile: DeviceProfile, isolate: bool | None = None) -> Iterator["LocalMeasurer | SubprocessMeasurer"]:
+def open_measurer(profile: DeviceProfile,
+                  isolate: bool | None = None) -> Iterator["LocalMeasurer | SubprocessMeasurer"]:
     """A measurer for ``profile``: a worker process when ``isolate`` (default: when needed)."""
     isolate = needs_subprocess(profile) if isolate is None else isolate
     measurer = SubprocessMeasurer(profile, worker_env(profile)) if isolate else LocalMeasurer(profile)

@@ -147,11 +147,11 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     sample = pd.DataFrame({"arch": [str(a) for a in archs], **{k: proxies[k] for k in PROXIES}})
     atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
 
+    truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
     cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
     evaluator = SupernetEvaluator(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
                                   cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)
-    truth_acc = truth.accuracy(archs)
 
     frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
                           "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],

@@ -216,7 +216,7 @@ def _rank_cfg(checkpoint, tmp_path, *extra):
     return make_cfg("rank", "data=synthetic", f"checkpoint={checkpoint}", "evaluator=quick",
                     "evaluator.recal_images=64", "evaluator.val_images=64", "evaluator.batch_size=64",
                     f"evaluator.cache={tmp_path}/cache.sqlite", "runtime.device=cpu", "runtime.progress=false",
-                    "extra.sample_size=16", "extra.top_k=4", "extra.bootstrap=100", "extra.strata=4", *extra)
+                    "extra.sample_size=12", "extra.top_k=4", "extra.bootstrap=100", "extra.strata=4", *extra)
 
 
 def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path):
@@ -224,7 +224,7 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     cfg = _rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={truth_csv}")
     res = rank(cfg, out)
     frame = pd.read_csv(out / "ranking.csv", dtype={"arch": str})
-    assert len(frame) == 16 and frame.arch.is_unique
+    assert len(frame) == 12 and frame.arch.is_unique
     assert {"arch", "supernet_accuracy", "ground_truth", "flops", "params", "non_identity"} <= set(frame.columns)
     truth = pd.read_csv(truth_csv, dtype={"arch": str}).set_index("arch")["accuracy"]
     assert np.allclose(frame.ground_truth, truth.loc[frame.arch].to_numpy())
@@ -233,17 +233,18 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     assert summary["tau_ci_low"] <= summary["tau"] <= summary["tau_ci_high"]
     assert summary["proxies"]["flops"]["tau"] == pytest.approx(kendall_tau(frame.flops, frame.ground_truth))
     assert set(summary["proxies"]) == {"flops", "params", "non_identity"}
-    assert summary["n"] == 16 and summary["top_k"] == 4 and summary["space"] == "tiny"
+    assert summary["n"] == 12 and summary["top_k"] == 4 and summary["space"] == "tiny"
     table = pd.read_csv(out / "ranking_summary.csv")
     assert list(table.predictor) == ["supernet", "flops", "params", "non_identity"]
     assert (out / "kendall.png").stat().st_size > 1000 and (out / "sample.csv").is_file()
-    assert res.summary["evaluated"] == 16
+    assert res.summary["evaluated"] == 12
     again = rank(cfg, tmp_path / "out2")  # the evaluator cache answers the second run
     assert again.summary["evaluated"] == 0 and again.summary["tau"] == summary["tau"]
     # without BN recalibration: another cache key, still a complete ranking
     norecal = rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={truth_csv}",
-                             "evaluator.recalibrate=false", "extra.plot=false"), tmp_path / "out3")
-    assert norecal.summary["evaluated"] == 16 and not norecal.summary["recalibrate"]
+                             "evaluator.recalibrate=false", "extra.plot=false", "extra.sample_size=5"),
+                   tmp_path / "out3")
+    assert norecal.summary["evaluated"] == 5 and not norecal.summary["recalibrate"]
 
 
 def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_path):
@@ -252,7 +253,7 @@ def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_pat
     res = rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={path}",
                          "extra.sample=ground_truth", "extra.plot=false"), tmp_path / "o")
     assert sorted(res.frame.arch) == ["11111", "12100", "21000", "22222"]
-    with pytest.raises(gt.GroundTruthError, match=r"no accuracy for \d+ of the 16 archs"):
+    with pytest.raises(gt.GroundTruthError, match=r"no accuracy for \d+ of the 12 archs"):
         rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={path}"),
              tmp_path / "o2")
     assert (tmp_path / "o2" / "sample.csv").is_file()  # the archs to train are written before the error

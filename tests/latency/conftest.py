@@ -26,9 +26,17 @@ class FakeTimer:
         self.calls.append(desc.key)
         return np.full(profile.repeats, fake_ms(desc.key))
 
+    ms = staticmethod(fake_ms)
+
     @property
     def keys(self) -> set[str]:
         return set(self.calls)
+
+
+@pytest.fixture
+def fake_timer():
+    """Factory of :class:`FakeTimer` (``fake_timer(fail_after=None)``)."""
+    return FakeTimer
 
 
 @pytest.fixture
@@ -41,4 +49,5 @@ def tiny_space() -> SearchSpace:
     """Two stages, 3 layers, every op kind: proj, identity, mbconv (runs in milliseconds)."""
     return SearchSpace({"name": "tiny", "input_size": 8, "num_classes": 3, "stem_channels": 4, "head_channels": 16,
                         "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"],
-                        "stages": [{"layers": 2, "channels": 8, "stride": 2}, {"layers": 1, "channels": 8, "stride": 1}]})
+                        "stages": [{"layers": 2, "channels": 8, "stride": 2},
+                                   {"layers": 1, "channels": 8, "stride": 1}]})

@@ -13,7 +13,7 @@ from oneshot.space import load_space
 def random_table(space, seed=0, profile="test_cpu") -> LatencyLUT:
     rng = np.random.default_rng(seed)
     rows = {k: Row(float(v), float(v) * 0.9, float(v) * 1.1, 7) for k, v in
-            zip(space_keys(space), rng.uniform(0.01, 5.0, size=len(space_keys(space))))}
+            zip(space_keys(space), rng.uniform(0.01, 5.0, size=len(space_keys(space))), strict=True)}
     return LatencyLUT(rows, {"profile": profile, "kind": "cpu", "batch": "1", "threads": "1", "source": "measured"})
 
 

@@ -27,8 +27,8 @@ def test_identical_shapes_share_a_key(name):
     space = load_space(name)
     keys = layer_keys(space)
     by_shape: dict[tuple, list[str]] = {}
-    for layer, row in zip(space.layers, keys):
-        for op, key in zip(layer.candidates, row):
+    for layer, row in zip(space.layers, keys, strict=True):
+        for op, key in zip(layer.candidates, row, strict=True):
             sig = (layer.in_channels, layer.out_channels, layer.stride, layer.in_size, op)
             by_shape.setdefault(sig, []).append(key)
     for sig, ks in by_shape.items():

@@ -7,14 +7,13 @@ from oneshot.latency import (DeviceProfile, LatencyLUT, agreement, build_lut, fi
                              validate_lut)
 from oneshot.latency.worker import open_measurer
 
-from .conftest import FakeTimer
 
 
-def test_validation_fits_the_affine_correction_on_calibration_archs(tmp_path, profile):
+def test_validation_fits_the_affine_correction_on_calibration_archs(tmp_path, profile, fake_timer):
     from oneshot.space import load_space
 
     space = load_space("nas_bench_macro")
-    lut = build_lut(space, profile, tmp_path / "t.csv", timer=FakeTimer(), progress=False)
+    lut = build_lut(space, profile, tmp_path / "t.csv", timer=fake_timer(), progress=False)
     seen = {}
 
     def arch_timer(sp, archs, prof):  # "measured" = 1.5 x table sum + 0.25 ms, 3 samples each

@@ -28,4 +28,4 @@ def test_bad_profiles_are_refused():
     with pytest.raises(ValueError, match="omp_wait_policy"):
         DeviceProfile(name="x", omp_wait_policy="spin")
     with pytest.raises(RuntimeError, match="external"):
-        DeviceProfile(name="x", kind="external").torch_device
+        _ = DeviceProfile(name="x", kind="external").torch_device

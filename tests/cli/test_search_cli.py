@@ -1,0 +1,89 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from oneshot.evaluate import EvalCache
+from oneshot.workflows.pipeline import run_pipeline
+from oneshot.workflows.search import run_search_from_config
+from oneshot.workflows.train import train_supernet
+
+TESTS = Path(__file__).resolve().parents[1]
+TINY = ["space=tiny", f"hydra.searchpath=[file://{TESTS / 'conf'}]"]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from hydra import compose, initialize_config_dir
+
+    from oneshot.paths import conf_dir
+
+    tmp = tmp_path_factory.mktemp("ckpt")
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("train", TINY + ["data=synthetic", "train=tiny", "train.max_steps=null",
+                                       f"checkpoint={tmp}/tiny.pt", "runtime.progress=false", "runtime.device=cpu"])
+    return train_supernet(cfg, tmp)
+
+
+def test_pipeline_writes_pareto_set_and_respects_the_cap(make_cfg, tmp_path):
+    cfg = make_cfg("pipeline", *TINY, "data=synthetic", "train=tiny", "train.max_steps=null",
+                   "search.pop_size=6", "search.generations=2", "constraint.flops_max=5e5",
+                   f"checkpoint={tmp_path}/p.pt", f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")
+    run_pipeline(cfg, tmp_path)
+    pareto = pd.read_csv(tmp_path / "pareto.csv")
+    assert len(pareto) >= 1 and (pareto.flops <= 5e5).all()
+    for name in ("history.csv", "pareto.png", "metrics.csv", "best_subnet.json"):
+        assert (tmp_path / name).is_file(), name
+    best = json.loads((tmp_path / "best_subnet.json").read_text())
+    assert best["flops"] <= 5e5 and best["space"] == "tiny"
+
+
+def test_search_reuses_the_shared_cache(make_cfg, tiny_checkpoint, tmp_path):
+    args = [*TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite",
+            "evaluator=quick", "search.pop_size=6", "search.generations=2", "runtime.progress=false"]
+    run_search_from_config(make_cfg("search", *args), tmp_path / "a")
+    second = pd.read_csv(tmp_path / "a" / "history.csv")
+    run_search_from_config(make_cfg("search", *args), tmp_path / "b")
+    again = pd.read_csv(tmp_path / "b" / "history.csv")
+    assert second.cache_hit_rate.iloc[-1] == 0.0
+    assert again.cache_hit_rate.iloc[-1] == 1.0
+
+
+def test_infeasible_constraint_is_refused_before_any_evaluation(make_cfg, tiny_checkpoint, tmp_path):
+    cfg = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "constraint.flops_max=5e4",
+                   f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")
+    with pytest.raises(ValueError, match="smallest"):
+        run_search_from_config(cfg, tmp_path)
+    assert EvalCache(tmp_path / "c.sqlite").count() == 0
+
+
+def test_checkpoint_of_another_space_is_refused(make_cfg, tiny_checkpoint, tmp_path):
+    from oneshot.train import CheckpointError
+
+    cfg = make_cfg("search", "data=synthetic", f"checkpoint={tiny_checkpoint}", "runtime.progress=false")
+    with pytest.raises(CheckpointError, match="trained on space 'tiny'"):
+        run_search_from_config(cfg, tmp_path)
+
+
+def test_two_job_multirun_shares_one_cache_and_writes_a_summary(tiny_checkpoint, tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "oneshot.cli.search", "-m", *TINY, "data=synthetic",
+           f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite", "evaluator=quick",
+           "search.pop_size=6", "search.generations=2", "runtime.progress=false",
+           "constraint.flops_max=4e5,6e5", f"hydra.sweep.dir={sweep}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs = sorted(p.parent for p in sweep.rglob("pareto.csv"))
+    # job dirs are named from the overrides, without the checkpoint and cache paths
+    assert [j.name for j in jobs] == ["constraint.flops_max=400000.0,data=synthetic,evaluator=quick,"
+                                      "search.generations=2,search.pop_size=6,space=tiny",
+                                      "constraint.flops_max=600000.0,data=synthetic,evaluator=quick,"
+                                      "search.generations=2,search.pop_size=6,space=tiny"]
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 2
+    cache = EvalCache(tmp_path / "c.sqlite")
+    assert cache.integrity_ok() and cache.count() > 0
