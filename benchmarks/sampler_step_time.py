@@ -125,6 +125,11 @@ def table(rows: list[dict], reps: int, threads: int, batch: int) -> pd.DataFrame
     base = {g: df[(df.group == g)].iloc[0] for g in df.group.unique()}  # first row of a group = baseline
     df["ratio_vs_baseline"] = [round(r.median_s / base[r.group].median_s, 3) for r in df.itertuples()]
     df["per_arch_ratio"] = [round(r.per_arch_s / base[r.group].per_arch_s, 3) for r in df.itertuples()]
+    # paired: median over repetitions of (row time / baseline time in the same repetition),
+    # robust to the load drifting between repetitions
+    first = {r["group"]: r for r in reversed(rows)}
+    df["paired_ratio"] = [round(statistics.median(t / b for t, b in zip(r["times"], first[r["group"]]["times"])), 3)
+                          for r in rows]
     return df
 
 
@@ -138,17 +143,22 @@ def atomic_write(path: Path, text: str) -> None:
 
 def markdown(df: pd.DataFrame, meta: dict) -> str:
     cols = ["group", "row", "archs", "teacher_fwd", "opt_steps", "median_s", "q1_s", "q3_s", "ratio_vs_baseline",
-            "per_arch_ratio"]
+            "paired_ratio", "per_arch_ratio"]
     lines = ["# Sampler step time (CPU)", "",
              f"Full `Trainer.train_step()` times, batch {meta['batch']}, {meta['threads']} threads, "
              f"{meta['reps']} interleaved repetitions (medians, quartiles), torch {meta['torch']}, "
              f"{meta['cpu']}, load average {meta['load_start']:.2f} at start / {meta['load_end']:.2f} at end "
              f"(the machine is shared; the ratios are the numbers to read). Baseline of each group = its "
-             f"first row. `teacher_fwd`: extra no-grad forwards of the largest arch for distillation.", "",
+             f"first row; `paired_ratio` = median over repetitions of row / baseline within the same repetition "
+             f"(robust to load drift). `teacher_fwd`: extra no-grad forwards of the largest arch for "
+             f"distillation (the Trainer runs one per student arch).", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in df[cols].itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in r) + " |")
-    lines.append("")
+    lines += ["", "Reading: a fair step runs the same m forward/backward passes as m uniform steps but one "
+              "optimizer step, so its ratio should be ~1 (slightly below). Progressive phases after the first "
+              "pay the no-grad teacher forward per student arch (in-place distillation); the full-network "
+              "phase trains the largest arch, larger than the average uniform arch.", ""]
     return "\n".join(lines)
 
 

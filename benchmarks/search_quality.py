@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pop-size", type=int, default=DEFAULTS["pop_size"])
     p.add_argument("--crossover", default=DEFAULTS["crossover"])
     p.add_argument("--mutation-prob-var", type=float, default=DEFAULTS["mutation_prob_var"])
+    p.add_argument("--mutation-at-least-one", type=int, choices=(0, 1),
+                   default=int(DEFAULTS["mutation_at_least_one"]))
+    p.add_argument("--immigrants", type=int, choices=(0, 1), default=int(DEFAULTS["immigrants"]))
     p.add_argument("--algorithms", nargs="+", default=["nsga2", "random"])
     p.add_argument("--table", type=Path, default=None, help="NAS-Bench-Macro JSON (default: shared data)")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -64,7 +67,8 @@ def search_kwargs(args: argparse.Namespace, algorithm: str, seed: int) -> dict:
     kw = dict(algorithm=algorithm, pop_size=args.pop_size, generations=generations, seed=seed,
               max_evaluations=args.budget)
     if algorithm == "nsga2":
-        kw.update(crossover=args.crossover, mutation_prob_var=args.mutation_prob_var)
+        kw.update(crossover=args.crossover, mutation_prob_var=args.mutation_prob_var,
+                  mutation_at_least_one=bool(args.mutation_at_least_one), immigrants=bool(args.immigrants))
     return kw
 
 
@@ -118,8 +122,10 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
         f"Evaluator: the NAS-Bench-Macro CIFAR-10 table (mean of 3 seeds; 3,969 distinct networks). "
         f"{args.seeds} seeds per algorithm, budget = distinct accuracy evaluations. "
         f"NSGA-II: pop {args.pop_size}, {args.crossover} crossover, random-reset mutation "
-        f"(p = {args.mutation_prob_var or '1/layers'} per gene), canonical repair, archive-wide duplicate "
-        "elimination, random immigrants; random search: distinct uniformly random networks "
+        f"(p = {args.mutation_prob_var or '1/layers'} per gene"
+        f"{', at least one gene' if args.mutation_at_least_one else ''}), canonical repair, archive-wide duplicate "
+        f"elimination{', random immigrants' if args.immigrants else ''}, feasible-first initial sampling; "
+        "random search: distinct uniformly random networks "
         "(both skip evaluating archs that break a cost constraint).",
         "",
         "## Hypervolume of the accuracy-FLOPs front, fraction of the true front's",

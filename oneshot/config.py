@@ -87,6 +87,7 @@ class TrainSchema:
     checkpoint_every: int = 0
     max_steps: Optional[int] = None
     kd_temperature: float = 1.0
+    freeze_bn: bool = False
     resume: bool = True
 
 

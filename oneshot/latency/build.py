@@ -18,17 +18,10 @@ from ..space.space import SearchSpace
 from .keys import parse_key, space_keys
 from .profile import DeviceProfile
 from .table import LatencyLUT, Row
-from .timing import OpTimer, device_name, summarize
+from .timing import OpTimer, device_name, load_average, summarize, warn_if_busy
 from .worker import open_measurer
 
 log = logging.getLogger(__name__)
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        return ""
 
 
 def new_table_metadata(profile: DeviceProfile) -> dict[str, str]:
@@ -43,7 +36,7 @@ def new_table_metadata(profile: DeviceProfile) -> dict[str, str]:
 def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProfile,
               path: "str | Path | None" = None, *, root: "str | Path | None" = None,
               timer: OpTimer | None = None, progress: bool = True, force: bool = False,
-              overwrite: bool = False, chunk: int = 8, isolate: bool | None = None,
+              overwrite: bool = False, chunk: int = 32, isolate: bool | None = None,
               seed: int = 0) -> LatencyLUT:
     """Measure every key of ``spaces`` missing from the table at ``path`` and save it.
 
@@ -83,6 +76,7 @@ def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProf
     if lut.correction is not None:
         log.info("table %s has a fitted correction; it stays, re-run validation if the new keys change it",
                  target)
+    warn_if_busy(profile, f"measuring latency table {target}")
     rounds, rng = profile.rounds, np.random.default_rng(seed)
     first = replace(profile, repeats=math.ceil(profile.repeats / rounds))
     later = replace(first, warmup=min(2, profile.warmup))

@@ -6,6 +6,8 @@ tests can inject a fake. :class:`TorchOpTimer` is the real one.
 """
 from __future__ import annotations
 
+import logging
+import os
 import platform
 import time
 from typing import Callable, Sequence
@@ -16,6 +18,8 @@ from torch import nn
 
 from .keys import OpDescriptor, build_module, example_input
 from .profile import DeviceProfile
+
+log = logging.getLogger(__name__)
 
 OpTimer = Callable[[OpDescriptor, DeviceProfile], Sequence[float]]
 
@@ -102,6 +106,28 @@ def summarize(samples: Sequence[float]) -> tuple[float, float, float, int]:
         raise ValueError(f"latency samples must be finite and non-empty, got {a!r}")
     p25, med, p75 = np.percentile(a, [25, 50, 75])
     return float(med), float(p25), float(p75), int(a.size)
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages as text ('' where unavailable)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return ""
+
+
+def warn_if_busy(profile: DeviceProfile, what: str) -> None:
+    """Log a warning when other work competes for the CPU (measurements then vary with it)."""
+    if profile.kind != "cpu":
+        return
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        return
+    cores = os.cpu_count() or 1
+    if load > cores:
+        log.warning("%s on a busy machine: load average %.1f on %d cores; CPU latencies will vary with the "
+                    "other work (compare tables and validations measured at similar load)", what, load, cores)
 
 
 def device_name(kind: str) -> str:

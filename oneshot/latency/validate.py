@@ -21,6 +21,7 @@ from ..space.arch import Arch
 from ..space.space import SearchSpace
 from .profile import DeviceProfile
 from .table import LatencyLUT
+from .timing import load_average, warn_if_busy
 from .worker import open_measurer
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def measure_archs(space: SearchSpace, archs: Sequence[Arch], profile: DeviceProf
     per_round = max(1, math.ceil(repeats / rounds))
     rng = np.random.default_rng(seed)
     samples: list[list[float]] = [[] for _ in archs]
+    warn_if_busy(profile, f"measuring {len(archs)} networks end to end")
     with open_measurer(profile, isolate) as m, tqdm(total=rounds * len(archs), desc=f"e2e {profile.name}",
                                                    unit="arch", disable=not progress) as bar:
         m.load_archs(space.to_config(), [list(a) for a in archs], seed)
@@ -133,6 +135,10 @@ class ValidationReport:
                    if self.correction_fitted_here else "stored in the table")
             lines.append(f"  affine-corrected sum:     {self.corrected}  (measured = {self.correction[0]:.4f} x sum "
                          f"{self.correction[1]:+.4f} ms, {how})")
+        if self.extras.get("load_avg_before"):
+            lines.append(f"  load average (1/5/15 min) while measuring: {self.extras['load_avg_before']} -> "
+                         f"{self.extras.get('load_avg_after', '')}; when the table was measured: "
+                         f"{self.extras.get('table_load_avg') or 'unknown'}")
         best = self.corrected or self.plain
         lines.append(f"  goal tau >= {GOAL_TAU} and MAPE <= {GOAL_MAPE}%: {'met' if best.meets_goal() else 'NOT met'}")
         if self.csv_path:
@@ -173,6 +179,7 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
     n_cal = n_calib if fit else 0
     archs = sample_archs(space, n_archs + n_cal, np.random.default_rng(seed))
     predicted = lut.predict(archs, space, corrected=False)  # fails early on missing keys
+    load_before = load_average()
     if arch_timer is None:
         samples = measure_archs(space, archs, profile, repeats=repeats, rounds=rounds, progress=progress,
                                 seed=seed, isolate=isolate)
@@ -193,7 +200,9 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
         space=space.name, profile=profile.name, batch=profile.batch,
         plain=agreement(predicted[n_cal:], measured[n_cal:]),
         corrected=agreement(corrected[n_cal:], measured[n_cal:]) if corrected is not None else None,
-        correction=correction, correction_fitted_here=fit, n_calib=n_cal, lut_path=lut.path)
+        correction=correction, correction_fitted_here=fit, n_calib=n_cal, lut_path=lut.path,
+        extras={"load_avg_before": load_before, "load_avg_after": load_average(),
+                "table_load_avg": lut.metadata.get("load_avg", "")})
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

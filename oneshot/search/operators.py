@@ -86,16 +86,17 @@ class ArchiveDuplicateElimination(DefaultDuplicateElimination):
 class ImmigrantMating(Mating):
     """Mating that tops a short offspring list up with random new archs."""
 
-    def __init__(self, *args: Any, immigrants: bool = True, **kwargs: Any):
+    def __init__(self, *args: Any, immigrants: bool = True, immigrant_rounds: int = 5, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.immigrants = immigrants
+        self.immigrant_rounds = immigrant_rounds
 
     def do(self, problem, pop, n_offsprings, random_state=None, **kwargs):
         off = super().do(problem, pop, n_offsprings, random_state=random_state, **kwargs)
         missing = n_offsprings - len(off)
         if self.immigrants and missing > 0:
             X = sample_distinct(problem, missing, random_state, feasible_first=True,
-                                exclude=[np.asarray(off.get("X")).reshape(-1, problem.n_var)] if len(off) else [])
+                                max_rounds=self.immigrant_rounds, exclude=[np.asarray(off.get("X")).reshape(-1, problem.n_var)] if len(off) else [])
             if len(X):
                 off = Population.merge(off, Population.new("X", X))
         return off

@@ -35,7 +35,7 @@ ALGORITHMS = ("nsga2", "random")
 #: defaults tuned on NAS-Bench-Macro (benchmarks/search_quality.py)
 DEFAULTS: dict[str, Any] = dict(pop_size=50, generations=20, crossover="uniform", crossover_prob=0.9,
                                 mutation_prob_var=None, mutation_at_least_one=False, immigrants=True,
-                                mating_retries=10, feasible_sampling=True)
+                                mating_retries=10, feasible_sampling=True, patience=10)
 
 
 @dataclass
@@ -65,17 +65,35 @@ class SearchResult:
         return self.pareto["arch"].astype(str).tolist()
 
 
-class _Budget(Termination):
-    """Stop after ``generations`` generations or ``max_evaluations`` distinct evaluations."""
+def _stalled(counts: list[int], patience: int | None) -> bool:
+    """True when the last ``patience`` generations brought no new evaluation.
 
-    def __init__(self, problem: NASProblem, generations: int, max_evaluations: int | None):
+    ``counts``: distinct evaluations after each generation so far.
+    """
+    if patience is None or len(counts) <= patience:
+        return False
+    return counts[-1] == counts[-1 - patience]
+
+
+class _Budget(Termination):
+    """Stop after ``generations`` generations, ``max_evaluations`` distinct evaluations,
+    or ``patience`` generations without a new evaluation."""
+
+    def __init__(self, problem: NASProblem, generations: int, max_evaluations: int | None,
+                 patience: int | None):
         super().__init__()
-        self.problem, self.generations, self.max_evaluations = problem, generations, max_evaluations
+        self.problem, self.generations = problem, generations
+        self.max_evaluations, self.patience = max_evaluations, patience
+        self.counts: list[int] = []
 
     def _update(self, algorithm) -> float:
         progress = algorithm.n_gen / self.generations
         if self.max_evaluations:
             progress = max(progress, self.problem.n_evaluated / self.max_evaluations)
+        self.counts.append(self.problem.n_evaluated)
+        if _stalled(self.counts, self.patience):
+            logger.info("no new arch evaluated for %d generations: stopping", self.patience)
+            progress = 1.0
         return progress
 
 
@@ -96,7 +114,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
                mutation_prob_var: float | None = DEFAULTS["mutation_prob_var"],
                mutation_at_least_one: bool = DEFAULTS["mutation_at_least_one"],
                immigrants: bool = DEFAULTS["immigrants"], mating_retries: int = DEFAULTS["mating_retries"],
-               feasible_sampling: bool = DEFAULTS["feasible_sampling"]) -> SearchResult:
+               feasible_sampling: bool = DEFAULTS["feasible_sampling"],
+               patience: int | None = DEFAULTS["patience"]) -> SearchResult:
     """Search ``problem`` and write the run's files into ``out_dir`` (if given).
 
     Args:
@@ -107,6 +126,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
             initial population is generation 1).
         seed: seeds everything random in the run; same seed, same history.
         max_evaluations: budget of distinct accuracy evaluations (``None``: no cap).
+        patience: stop after this many generations in a row without a new evaluation
+            (e.g. every feasible network has been evaluated); ``None``: never.
         out_dir: where history.csv, all_evaluated.csv, pareto.csv, pareto.png go.
         callback: called with each history row (a dict) after every generation.
         progress: show a tqdm bar over generations.
@@ -119,6 +140,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
         raise ValueError(f"unknown search algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
     if pop_size < 1 or generations < 1:
         raise ValueError(f"pop_size ({pop_size}) and generations ({generations}) must be >= 1")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be >= 1 or None, got {patience}")
     if max_evaluations is not None and max_evaluations < 1:
         raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}")
     problem.reset()
@@ -130,11 +153,11 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
                 algorithm, pop_size, generations, max_evaluations, seed, list(problem.objectives), problem.limits)
     try:
         if algorithm == "nsga2":
-            _run_nsga2(problem, recorder, pop_size, generations, seed, max_evaluations, crossover,
+            _run_nsga2(problem, recorder, pop_size, generations, seed, max_evaluations, patience, crossover,
                        crossover_prob, mutation_prob_var, mutation_at_least_one, immigrants, mating_retries,
                        feasible_sampling)
         else:
-            _run_random(problem, recorder, pop_size, generations, seed, max_evaluations)
+            _run_random(problem, recorder, pop_size, generations, seed, max_evaluations, patience)
     finally:
         frame, pareto = recorder.finish(title=f"{algorithm} on {problem.space.name}, seed {seed}")
     result = SearchResult(algorithm, seed, frame, pareto, recorder.history,
@@ -147,7 +170,7 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
 
 
 def _run_nsga2(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
-               max_evaluations: int | None, crossover: str, crossover_prob: float,
+               max_evaluations: int | None, patience: int | None, crossover: str, crossover_prob: float,
                mutation_prob_var: float | None, mutation_at_least_one: bool, immigrants: bool,
                mating_retries: int, feasible_sampling: bool) -> None:
     repair = CanonicalRepair()
@@ -159,13 +182,13 @@ def _run_nsga2(problem: NASProblem, recorder: SearchRecorder, pop_size: int, gen
                              immigrants=immigrants)
     algorithm = NSGA2(pop_size=pop_size, sampling=FeasibleSampling(feasible_first=feasible_sampling),
                       mating=mating, repair=repair, eliminate_duplicates=dedup)
-    minimize(problem, algorithm, termination=_Budget(problem, generations, max_evaluations),
+    minimize(problem, algorithm, termination=_Budget(problem, generations, max_evaluations, patience),
              seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False,
              copy_termination=False)
 
 
 def _run_random(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
-                max_evaluations: int | None) -> None:
+                max_evaluations: int | None, patience: int | None) -> None:
     rng = np.random.default_rng(seed)
     for generation in range(1, generations + 1):
         X = sample_distinct(problem, pop_size, rng, feasible_first=True)
@@ -175,4 +198,7 @@ def _run_random(problem: NASProblem, recorder: SearchRecorder, pop_size: int, ge
         problem.evaluate(X)
         recorder.record(generation)
         if max_evaluations is not None and problem.n_evaluated >= max_evaluations:
+            break
+        if _stalled([row["evaluations"] for row in recorder.rows], patience):
+            logger.info("no new arch evaluated for %d generations: stopping", patience)
             break

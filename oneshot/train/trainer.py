@@ -18,6 +18,7 @@ from .. import runtime
 from ..data.tensors import ImageData
 from ..sampling.base import Sampler
 from .checkpoint import atomic_write_text, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class TrainSettings:
     checkpoint_every: int = 0  # optimizer steps; 0 = at each epoch end only
     max_steps: int | None = None  # stop early (the run stays resumable)
     kd_temperature: float = 1.0
+    freeze_bn: bool = False  # BN in eval mode while training (fine-tuning; exact DDP equivalence)
 
 
 class Trainer:
@@ -64,8 +66,9 @@ class Trainer:
     def __init__(self, model: nn.Module, sampler: Sampler, data: ImageData, settings: TrainSettings, *,
                  checkpoint_path: "str | Path | None" = None, metrics_path: "str | Path | None" = None,
                  device: "str | torch.device" = "auto", extra_state: dict[str, Any] | None = None,
-                 progress: bool = True):
+                 progress: bool = True, dist: DistContext | None = None):
         self.settings = settings
+        self.dist = dist or DistContext.current()
         self.device = runtime.resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device)
         self.channels_last = runtime.use_channels_last(settings.channels_last, self.device)
@@ -76,7 +79,7 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.metrics_path = Path(metrics_path) if metrics_path else None
         self.extra_state = extra_state or {}
-        self.progress = progress
+        self.progress = progress and self.dist.is_main
         self.amp_dtype = runtime.amp_dtype(settings.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = self._make_optimizer()
@@ -135,7 +138,8 @@ class Trainer:
         }
 
     def save(self) -> None:
-        if self.checkpoint_path is None:
+        if self.checkpoint_path is None or not self.dist.is_main:
+            self.last_saved_step = self.step
             return
         save_checkpoint(self.checkpoint_path, self.state_dict())
         self.last_saved_step = self.step
@@ -168,6 +172,7 @@ class Trainer:
     # --------------------------------------------------------------- training
     def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.data.train_batch(index, self.settings.batch_size, self.settings.seed)
+        x, y = shard(x, self.dist), shard(y, self.dist)  # every rank slices the same global batch
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
@@ -202,6 +207,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
+        if self.settings.freeze_bn:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         self.optimizer.zero_grad(set_to_none=True)
         same = getattr(self.sampler, "same_batch", True)
         x, y = self._batch(self.batch)
@@ -210,7 +219,10 @@ class Trainer:
             if j > 0 and not same:
                 x, y = self._batch(self.batch + j)
             loss, logits = self._loss(x, y, arch, teacher)
-            if not torch.isfinite(loss):
+            finite = bool(torch.isfinite(loss))
+            if self.dist.enabled:  # every rank stops together, or none does
+                finite = all_reduce_scalar(0.0 if finite else 1.0, self.dist, self.device) == 0.0
+            if not finite:
                 kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
                         if self.last_saved_step is not None else "no checkpoint was written yet")
                 raise NonFiniteLossError(
@@ -221,6 +233,8 @@ class Trainer:
             losses += loss.item()
             correct += (logits.argmax(1) == y).sum().item()
             images += len(y)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        average_gradients(params, self.dist)  # one all-reduce per step, after all archs (no_sync)
         if self.settings.grad_clip:
             self.scaler.unscale_(self.optimizer)
             params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
@@ -254,7 +268,7 @@ class Trainer:
         self._epoch_acc = self._new_acc()
         log.info("epoch %d: loss %.4f acc %.2f%% (%.1f img/s)", epoch, row["train_loss"], row["train_acc"],
                  row["images_per_s"])
-        if self.metrics_path is not None:
+        if self.metrics_path is not None and self.dist.is_main:
             atomic_write_text(self.metrics_path, pd.DataFrame(self.history).to_csv(index=False))
 
     def fit(self) -> pd.DataFrame:

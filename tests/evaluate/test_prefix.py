@@ -25,6 +25,16 @@ def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:
     return net
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convs gain nothing from threads, and on a loaded 2-core box OpenMP's spin-waiting
+    threads make them 10-30x slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def supernet(tiny_space):
     torch.manual_seed(0)

@@ -109,3 +109,14 @@ def test_latency_objective_end_to_end(nbm_space, synthetic, tmp_path):
     result = run_search(problem, pop_size=16, generations=5, seed=0, out_dir=tmp_path)
     assert len(result.pareto) and (result.pareto["latency"] <= 10.5).all()
     assert "latency" in pd.read_csv(tmp_path / "pareto.csv").columns
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "random"])
+def test_patience_stops_when_nothing_new_is_feasible(nbm_space, synthetic, algorithm):
+    # only 22 networks meet 20M FLOPs: once they are evaluated nothing new can be
+    problem = NASProblem(nbm_space, synthetic, constraints={"flops_max": 20e6})
+    result = run_search(problem, algorithm, pop_size=20, generations=200, seed=0, patience=5)
+    history = result.history
+    assert problem.n_evaluated <= 22
+    assert len(history) < 200
+    assert (history["evaluations"].iloc[-6:] == history["evaluations"].iloc[-1]).all()

@@ -1,0 +1,67 @@
+"""Two gloo processes on CPU give the same weights as one process on the union batch.
+
+BN statistics are frozen (train.freeze_bn) so the setting is exact in principle: the
+gradient of the mean loss over the union batch is the mean of the per-rank gradients.
+(SyncBatchNorm would be the alternative, but PyTorch implements it for GPUs only.)
+"""
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from oneshot.data import load_synthetic
+from oneshot.sampling import FairSampler, UniformSampler
+from oneshot.space import SearchSpace
+from oneshot.supernet import SuperNet
+from oneshot.train import Trainer, TrainSettings
+from oneshot.train.distributed import DistContext
+
+SPACE = {"name": "tiny", "input_size": 16, "stem_channels": 8, "head_channels": 32, "num_classes": 4,
+         "stages": [{"layers": 2, "channels": 16, "stride": 2}, {"layers": 2, "channels": 24, "stride": 2}]}
+SETTINGS = dict(epochs=1, batch_size=32, lr=0.1, freeze_bn=True, max_steps=4, seed=0)
+
+
+def _train(sampler_name: str, ctx: DistContext):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    space = SearchSpace(SPACE)
+    data = load_synthetic(size=16, num_classes=4, train_images=256, val_images=32, test_images=16)
+    sampler = UniformSampler(space, seed=0) if sampler_name == "uniform" else FairSampler(space, seed=0)
+    t = Trainer(SuperNet(space), sampler, data, TrainSettings(**SETTINGS), device="cpu", progress=False, dist=ctx)
+    t.fit()
+    return t.model.state_dict()
+
+
+def _worker(rank: int, world: int, init_file: str, sampler_name: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        state = _train(sampler_name, DistContext(rank, world, rank))
+        if rank == 0:
+            torch.save(state, out)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("sampler_name", ["uniform", "fair"])
+def test_two_process_gloo_equals_one_process_on_the_union_batch(sampler_name, tmp_path):
+    out = str(tmp_path / "ddp.pt")
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), sampler_name, out), nprocs=2, join=True)
+    ddp = torch.load(out, weights_only=True)
+    single = _train(sampler_name, DistContext())
+    for key, value in single.items():
+        torch.testing.assert_close(ddp[key], value, atol=2e-6, rtol=1e-5, msg=key)
+    torch.manual_seed(0)
+    initial = SuperNet(SearchSpace(SPACE)).state_dict()
+    assert any(not torch.equal(initial[k], single[k]) for k in single)  # training moved the weights
+
+
+def test_rank_batches_split_the_global_batch():
+    from oneshot.train.distributed import shard
+
+    x = torch.arange(8)
+    parts = [shard(x, DistContext(r, 2, r)) for r in range(2)]
+    assert torch.equal(torch.cat(parts), x)
+    with pytest.raises(ValueError, match="multiple of the number of processes"):
+        shard(torch.arange(7), DistContext(0, 2, 0))
