@@ -37,7 +37,11 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> C
 
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)
     def _main(cfg: DictConfig) -> object:
-        logging.getLogger("oneshot").setLevel(cfg.runtime.log_level)
+        import os
+
+        # under torchrun only rank 0 speaks below WARNING
+        rank = int(os.environ.get("RANK", "0"))
+        logging.getLogger("oneshot").setLevel(cfg.runtime.log_level if rank == 0 else "WARNING")
         try:
             return body(cfg, output_dir(cfg))
         except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from .. import build, runtime
 from ..supernet import SubNet, build_supernet
 from ..sampling.uniform import FixedSampler
+from ..train.distributed import init_from_env, rank_device
 from ..train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     """Train (or resume) the supernet ``cfg`` describes; returns the checkpoint path."""
     runtime.set_threads(cfg.runtime.threads)
+    ctx = init_from_env(cfg.runtime.device)  # torchrun: join the process group (gloo / nccl)
     space = build.space_from_config(cfg)
     sampler = build.sampler_from_config(cfg, space)
     data = build.data_from_config(cfg, space)
@@ -27,7 +29,8 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     extra = {"space": space.to_config(), "supernet": {"sharing": cfg.supernet.sharing},
              "config": OmegaConf.to_container(cfg, resolve=True), "kind": "supernet"}
     trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
-                      device=cfg.runtime.device, extra_state=extra, progress=cfg.runtime.progress)
+                      device=rank_device(ctx, cfg.runtime.device), extra_state=extra,
+                      progress=cfg.runtime.progress, dist=ctx)
     if cfg.train.resume and ckpt.exists():
         from ..train.checkpoint import check_space, load_checkpoint
 
