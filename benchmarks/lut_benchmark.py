@@ -5,12 +5,13 @@
     nas_bench_macro (measured table) and mobilenet_like (21 layers, synthetic rows:
     throughput does not depend on the values).
 (b) For each device profile (default ``cpu_2t`` = batch 1 and ``cpu_2t_b32`` = batch
-    32, both 2 threads): measure a fresh table for nas_bench_macro, then
+    32, both 2 threads; ``cpu_1t`` is a cheap one-thread reference): measure a fresh table for nas_bench_macro, then
     ``validate_lut`` on 50 random networks, with the affine correction fitted on 20
     separate calibration networks: Kendall tau, Pearson r, MAPE for the plain sum and
     the corrected sum.
 
-Writes ``benchmarks/results/lut_throughput.csv``, ``lut_validation_summary.csv``,
+Writes ``benchmarks/results/lut_throughput.csv``, ``lut_validation_summary.csv`` (one
+row per profile; rows of profiles not run this time are kept),
 ``lut_validation_<profile>.{csv,png}`` and the tables ``lut_table_<profile>.csv``.
 The machine's load average is recorded with every row: on a shared CPU the
 absolute latencies and their agreement depend on it.
@@ -63,10 +64,10 @@ def throughput(space_name: str, lut: LatencyLUT) -> dict:
     arch_list = [Arch(g) for g in genomes]
     tuples = [tuple(a) for a in arch_list]
     t0 = time.perf_counter()
-    first = lut.predict(genomes, space)  # includes compiling the (layers, choices) table
+    first = lut.predict(genomes, space, corrected=False)  # includes compiling the (layers, choices) table
     first_s = time.perf_counter() - t0
-    array_s = best_of(lambda: lut.predict(genomes, space))
-    list_s = best_of(lambda: lut.predict(arch_list, space), 3)
+    array_s = best_of(lambda: lut.predict(genomes, space, corrected=False))
+    list_s = best_of(lambda: lut.predict(arch_list, space, corrected=False), 3)
     base_s = best_of(lambda: python_baseline(lut, space, tuples), 2)
     np.testing.assert_allclose(first[:1000], python_baseline(lut, space, tuples[:1000]), rtol=1e-9)
     return {"space": space_name, "layers": space.num_layers, "n_archs": N_PREDICT,
@@ -108,10 +109,15 @@ def validation(profile_name: str, n_archs: int, n_calib: int, seed: int, progres
             "validate_s": round(time.perf_counter() - t1, 1), "load1_start": load_start, "load1_end": load1()}
 
 
-def write(name: str, rows: list[dict]) -> Path:
+def write(name: str, rows: list[dict], merge_on: str | None = None) -> Path:
+    """Write rows; with ``merge_on``, rows of earlier runs with other ``merge_on`` values are kept."""
     path = RESULTS / name
+    if merge_on and path.is_file():
+        with open(path, newline="") as f:
+            done = {r[merge_on] for r in rows}
+            rows = [r for r in csv.DictReader(f) if r.get(merge_on) not in done] + rows
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w = csv.DictWriter(f, fieldnames=list(rows[-1]))
         w.writeheader()
         w.writerows(rows)
     return path
@@ -136,7 +142,7 @@ def main() -> None:
         for name in args.profiles.split(","):
             rows.append(validation(name.strip(), args.n_archs, args.n_calib, args.seed, not args.no_progress,
                                    args.reuse))
-        print("wrote", write("lut_validation_summary.csv", rows))
+        print("wrote", write("lut_validation_summary.csv", rows, merge_on="profile"))
 
     measured = RESULTS / "lut_table_cpu_2t.csv"
     tp = [throughput("nas_bench_macro", LatencyLUT.load(measured) if measured.is_file()

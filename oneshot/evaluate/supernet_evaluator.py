@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,9 @@ from ..space.costs import CostModel
 from ..space.space import SearchSpace
 from ..supernet import build_supernet
 from ..train.bn import recalibrate_bn
+from ..space.arch import Arch
 from ..train.checkpoint import file_hash, load_checkpoint
+from ..train.distributed import DistContext
 from .cache import EvalCache
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,15 @@ class EvalSettings:
     def key(self, data_name: str) -> str:
         blob = json.dumps({**asdict(self), "data": data_name}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def canonical_archs(space: SearchSpace, archs: Sequence[Sequence[int]]) -> list[Arch]:
+    """Validated canonical forms of a batch of archs (vectorised: 10^4 archs in milliseconds)."""
+    genomes = np.asarray([tuple(a) for a in archs], dtype=np.int64).reshape(len(archs), -1)
+    if genomes.shape[1] != space.num_layers or (genomes < 0).any() or (genomes >= space.num_choices).any():
+        for a in archs:  # find the offending arch and raise its precise error
+            space.validate(a)
+    return [Arch(g) for g in space.canonical_batch(genomes)]
 
 
 def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple[nn.Module, SearchSpace, dict]:
@@ -87,6 +99,7 @@ class SupernetEvaluator:
         self._val = list(self._split_batches(split.subset(torch.arange(n, device=split.x.device)),
                                              settings.batch_size))
         self.stats = {"requested": 0, "cache_hits": 0, "computed": 0, "seconds": 0.0}
+        self.dist = DistContext.current()
 
     @classmethod
     def from_checkpoint(cls, path: "str | Path", data: ImageData, settings: EvalSettings = EvalSettings(),
@@ -115,23 +128,39 @@ class SupernetEvaluator:
                 n += len(y)
         return 100.0 * correct / n, loss / n
 
+    def _compute(self, archs: list[Arch]) -> list[tuple[str, float, float, float]]:
+        """(arch, accuracy, loss, seconds) of archs not in the cache; subclasses may batch this."""
+        rows = []
+        for arch in tqdm(archs, desc="evaluate", unit="arch", disable=not self.progress or len(archs) < 2,
+                         leave=False):
+            start = time.perf_counter()
+            acc, loss = self._measure(arch)
+            rows.append((str(arch), acc, loss, time.perf_counter() - start))
+        return rows
+
+    def _compute_distributed(self, archs: list[Arch]) -> list[tuple[str, float, float, float]]:
+        """Under torchrun, rank r computes archs[r::world]; every rank gets all results (rank 0 caches)."""
+        if not self.dist.enabled:
+            return self._compute(archs)
+        import torch.distributed as dist
+
+        mine = self._compute(archs[self.dist.rank::self.dist.world_size])
+        gathered: list = [None] * self.dist.world_size
+        dist.all_gather_object(gathered, mine)
+        return [row for part in gathered for row in part]
+
     def evaluate(self, archs: Sequence[Sequence[int]]) -> pd.DataFrame:
-        canon = [self.space.canonical(a) for a in archs]
+        canon = canonical_archs(self.space, archs)
         keys = [str(a) for a in canon]
         self.stats["requested"] += len(keys)
         found = self.cache.get_many(self.checkpoint_id, self.settings_key, keys) if self.cache else {}
         todo = [a for a in dict.fromkeys(canon) if str(a) not in found]
         results = dict(found)
-        new_rows = []
-        for arch in tqdm(todo, desc="evaluate", unit="arch", disable=not self.progress or len(todo) < 2,
-                         leave=False):
-            start = time.perf_counter()
-            acc, loss = self._measure(arch)
-            sec = time.perf_counter() - start
-            results[str(arch)] = (acc, loss)
-            new_rows.append((str(arch), acc, loss, sec))
+        new_rows = self._compute_distributed(todo) if todo else []
+        for arch, acc, loss, sec in new_rows:
+            results[arch] = (acc, loss)
             self.stats["seconds"] += sec
-        if self.cache and new_rows:
+        if self.cache and new_rows and self.dist.is_main:
             self.cache.put_many(self.checkpoint_id, self.settings_key, new_rows)
         self.stats["computed"] += len(todo)
         self.stats["cache_hits"] += sum(k in found for k in keys)

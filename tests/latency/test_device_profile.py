@@ -6,10 +6,10 @@ from omegaconf import OmegaConf
 from oneshot.latency import DeviceProfile
 
 
-@pytest.mark.parametrize("name", ["cpu_1t", "cpu_2t", "cpu_2t_b32", "cuda"])
+@pytest.mark.parametrize("name", ["cpu_1t", "cpu_2t", "cpu_2t_b32", "cuda", "nsganetv2_i7_8700k", "ofa_note10_224"])
 def test_shipped_profiles_load(name):
     p = DeviceProfile.load(name)
-    assert p.name == name and p.lut == f"luts/{name}.csv" and p.kind in ("cpu", "cuda")
+    assert p.name == name and p.lut == f"luts/{name}.csv" and p.kind in ("cpu", "cuda", "external")
     assert str(p.lut_path("/r")) == f"/r/luts/{name}.csv"
 
 
