@@ -2,7 +2,8 @@
 
 File format (``luts/<profile>.csv``): ``# name: value`` metadata lines, then a CSV
 with columns ``key,median_ms,p25,p75,n``. Metadata always has ``profile``,
-``kind``, ``threads``, ``batch``, ``device``, ``torch``, ``date``, ``source``; a
+``kind``, ``threads``, ``batch``, ``device``, ``torch``, ``date``, ``source``,
+``statistic`` (the column that predicts: ``median`` or ``p25``); a
 fitted affine correction adds ``correction_slope``, ``correction_intercept``,
 ``correction_space`` and ``correction_n`` (corrected = slope * sum + intercept).
 """
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = "oneshot-latency-lut-v1"
 COLUMNS = ("key", "median_ms", "p25", "p75", "n")
-CHECKED_FIELDS = ("profile", "kind", "batch", "threads", "omp_wait_policy")
-OPTIONAL_FIELDS = ("threads", "omp_wait_policy")  # compared only when both sides state them
+CHECKED_FIELDS = ("profile", "kind", "batch", "threads", "omp_wait_policy", "statistic")
+OPTIONAL_FIELDS = ("threads", "omp_wait_policy", "statistic")  # compared only when both sides state them
+STAT_COLUMNS = {"median": "median_ms", "p25": "p25"}
 
 ArchLike = Union[np.ndarray, Sequence[Sequence[int]]]
 
@@ -83,11 +85,23 @@ class LatencyLUT:
     def keys(self) -> list[str]:
         return list(self.rows)
 
+    @property
+    def statistic(self) -> str:
+        """The column that predicts: ``median`` (default) or ``p25`` (metadata ``statistic``)."""
+        stat = self.metadata.get("statistic") or "median"
+        if stat not in STAT_COLUMNS:
+            raise ValueError(f"latency table {self.path}: unknown statistic {stat!r}; known: {list(STAT_COLUMNS)}")
+        return stat
+
     def latency(self, key: str) -> float:
-        """Median latency (ms) of one key; 0 for true no-ops."""
+        """Latency (ms) of one key in the table's statistic; 0 for true no-ops."""
         if is_noop_key(key):
             return 0.0
-        return self.rows[key].median_ms
+        return float(getattr(self.rows[key], STAT_COLUMNS[self.statistic]))
+
+    def set_metadata(self, **values: str) -> None:
+        self.metadata.update({k: str(v) for k, v in values.items()})
+        self._models.clear()
 
     def set(self, key: str, row: Row) -> None:
         self.rows[key] = row
@@ -215,7 +229,7 @@ class LatencyLUT:
         if space is None:
             raise ValueError("LatencyLUT: pass the space to predict for (or load(..., space=space))")
         apply = self._resolve_correction(corrected, space)
-        cache_key = (space.fingerprint(), include_fixed, apply)
+        cache_key = (space.fingerprint(), include_fixed, apply, self.statistic)
         if cache_key not in self._models:
             self._models[cache_key] = LatencyModel(self, space, include_fixed, apply)
         return self._models[cache_key]

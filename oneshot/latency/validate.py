@@ -60,6 +60,15 @@ def agreement(predicted: Sequence[float], measured: Sequence[float]) -> Agreemen
     return Agreement(tau, r, mape, int(p.size))
 
 
+def statistic_of(samples: np.ndarray, statistic: str) -> np.ndarray:
+    """Per-row ``median`` or ``p25`` of a ``(n, samples)`` array."""
+    if statistic == "median":
+        return np.median(samples, axis=1)
+    if statistic == "p25":
+        return np.percentile(samples, 25, axis=1)
+    raise ValueError(f"unknown statistic {statistic!r}: median or p25")
+
+
 def fit_affine(predicted: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
     """Least-squares ``measured ~ slope * predicted + intercept``."""
     p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
@@ -186,7 +195,7 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
     else:
         samples = np.asarray(arch_timer(space, archs, profile), dtype=float)
         samples = samples[:, None] if samples.ndim == 1 else samples
-    measured = np.median(samples, axis=1)
+    measured = statistic_of(samples, lut.statistic)
     if fit:
         slope, intercept = fit_affine(predicted[:n_cal], measured[:n_cal])
         lut.set_correction(slope, intercept, space=space.name, n=n_cal)

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from oneshot.latency import LatencyLUT, MissingKeysError, import_published_lut, layer_keys
+from oneshot.latency import DeviceProfile, LatencyLUT, MissingKeysError, import_published_lut, layer_keys
 from oneshot.paths import shared_data_dir
 from oneshot.space import SearchSpace, load_space
 
@@ -39,7 +39,7 @@ def check_prefix_space(result, space):
 
 def test_nsganetv2_import(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
-        result = import_published_lut(LUTS / "nsganetv2" / "i7-8700K_lut.yaml", profile="i7_8700k",
+        result = import_published_lut(LUTS / "nsganetv2" / "i7-8700K_lut.yaml", profile="nsganetv2_i7_8700k",
                                       out=tmp_path / "i7.csv")
     assert len(result.mapped) + len(result.unmapped) == 4050
     reasons = {why.split(":")[0] for _, why in result.unmapped}
@@ -49,8 +49,8 @@ def test_nsganetv2_import(tmp_path, caplog):
     assert len(result.mapped) > 2000
     key = "MBConv-input:112x112x16-output:56x56x24-expand:3-kernel:3-stride:2-idskip:0-se:0"
     assert result.mapped[key] == "mbconv-in112x112x16-out56x56x24-k3-e3-s2-relu"
-    lut = LatencyLUT.load(tmp_path / "i7.csv")
-    assert lut.metadata["kind"] == "external" and lut.metadata["profile"] == "i7_8700k"
+    lut = LatencyLUT.load(tmp_path / "i7.csv", profile=DeviceProfile.load("nsganetv2_i7_8700k"))  # shipped profile
+    assert lut.metadata["kind"] == "external" and lut.metadata["profile"] == "nsganetv2_i7_8700k"
     assert len(lut) == len(result.mapped)
     check_prefix_space(result, mbv3_prefix(224, 16, 24))
     with pytest.raises(MissingKeysError, match="relu6"):
