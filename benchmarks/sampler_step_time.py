@@ -51,15 +51,17 @@ def make_trainer(model: torch.nn.Module, sampler, data, batch: int) -> Trainer:
     return Trainer(model, sampler, data, settings, device="cpu", progress=False)
 
 
-def unit(trainer: Trainer, steps: int = 1, at: Callable[[int], int] | None = None) -> Callable[[int], float]:
-    """A timed unit: ``steps`` train steps (placed at step ``at(rep)`` if given)."""
-    def run(rep: int) -> float:
+def unit(trainer: Trainer, steps: int = 1,
+         at: Callable[[int], int] | None = None) -> Callable[[int], tuple[float, float]]:
+    """A timed unit: ``steps`` train steps (placed at step ``at(rep)`` if given);
+    returns (wall seconds, process CPU seconds)."""
+    def run(rep: int) -> tuple[float, float]:
         if at is not None:
             trainer.step = trainer.batch = at(rep)
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             trainer.train_step()
-        return time.perf_counter() - start
+        return time.perf_counter() - wall, time.process_time() - cpu
     return run
 
 
@@ -101,13 +103,14 @@ def build_units(batch: int) -> list[dict]:
 
 def measure(rows: list[dict], reps: int, warmup: int) -> None:
     for r in rows:
-        r["times"] = []
+        r["times"], r["cpu"] = [], []
     for rep in range(warmup + reps):
         k = rep % len(rows)
         for r in rows[k:] + rows[:k]:  # rotate the order every repetition
-            t = r["run"](rep)
+            wall, cpu = r["run"](rep)
             if rep >= warmup:
-                r["times"].append(t)
+                r["times"].append(wall)
+                r["cpu"].append(cpu)
         print(f"rep {rep + 1}/{warmup + reps} load1 {os.getloadavg()[0]:.2f}", flush=True)
 
 
@@ -119,7 +122,8 @@ def table(rows: list[dict], reps: int, threads: int, batch: int) -> pd.DataFrame
         q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [med, med, med]
         out.append({"group": r["group"], "row": r["row"], "archs": r["archs"], "teacher_fwd": r["teacher_fwd"],
                     "opt_steps": r["opt_steps"], "median_s": round(med, 4), "q1_s": round(q[0], 4),
-                    "q3_s": round(q[2], 4), "per_arch_s": round(med / r["archs"], 4), "reps": reps,
+                    "q3_s": round(q[2], 4), "cpu_s": round(statistics.median(r["cpu"]), 4),
+                    "per_arch_s": round(med / r["archs"], 4), "reps": reps,
                     "threads": threads, "batch": batch})
     df = pd.DataFrame(out)
     base = {g: df[(df.group == g)].iloc[0] for g in df.group.unique()}  # first row of a group = baseline
@@ -130,6 +134,7 @@ def table(rows: list[dict], reps: int, threads: int, batch: int) -> pd.DataFrame
     first = {r["group"]: r for r in reversed(rows)}
     df["paired_ratio"] = [round(statistics.median(t / b for t, b in zip(r["times"], first[r["group"]]["times"])), 3)
                           for r in rows]
+    df["cpu_ratio"] = [round(r.cpu_s / base[r.group].cpu_s, 3) for r in df.itertuples()]
     return df
 
 
@@ -143,7 +148,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 def markdown(df: pd.DataFrame, meta: dict) -> str:
     cols = ["group", "row", "archs", "teacher_fwd", "opt_steps", "median_s", "q1_s", "q3_s", "ratio_vs_baseline",
-            "paired_ratio", "per_arch_ratio"]
+            "paired_ratio", "per_arch_ratio", "cpu_s", "cpu_ratio"]
     lines = ["# Sampler step time (CPU)", "",
              f"Full `Trainer.train_step()` times, batch {meta['batch']}, {meta['threads']} threads, "
              f"{meta['reps']} interleaved repetitions (medians, quartiles), torch {meta['torch']}, "
@@ -151,7 +156,8 @@ def markdown(df: pd.DataFrame, meta: dict) -> str:
              f"(the machine is shared; the ratios are the numbers to read). Baseline of each group = its "
              f"first row; `paired_ratio` = median over repetitions of row / baseline within the same repetition "
              f"(robust to load drift). `teacher_fwd`: extra no-grad forwards of the largest arch for "
-             f"distillation (the Trainer runs one per student arch).", "",
+             f"distillation (the Trainer runs one per student arch). `cpu_s`: median process CPU time of the "
+             f"unit (both threads), less sensitive to other jobs than wall time; `cpu_ratio` its ratio.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in df[cols].itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in r) + " |")

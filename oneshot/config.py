@@ -128,7 +128,7 @@ class DeviceSchema:
     """A latency device profile (target of the LUT), not the compute device."""
 
     name: str = "cpu_2t"
-    kind: str = "cpu"  # cpu | cuda
+    kind: str = "cpu"  # cpu | cuda | external (an imported table of a device we do not own)
     threads: Optional[int] = 2
     batch: int = 1
     lut: Optional[str] = None
@@ -138,6 +138,7 @@ class DeviceSchema:
     max_seconds: float = 5.0
     rounds: int = 5
     omp_wait_policy: Optional[str] = None
+    statistic: str = "median"  # median | p25: which column of the table predicts
 
 
 @dataclass

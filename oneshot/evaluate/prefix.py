@@ -277,9 +277,11 @@ class PrefixSharingEvaluator(SupernetEvaluator):
     """:class:`SupernetEvaluator` that computes the uncached archs of each ``evaluate``
     call as one prefix-shared batch (:func:`evaluate_prefix_shared`).
 
-    Same settings, same cache keys: its numbers are those of the one-by-one path. The
-    ``seconds`` stored per arch is the batch's wall time divided by its archs. Models
-    without per-layer calls (:func:`supports_prefix_sharing`) are evaluated one by one.
+    Overrides the base class's ``_compute`` hook only: same settings, same cache keys,
+    its numbers are those of the one-by-one path. The ``seconds`` stored per arch is the
+    batch's wall time divided by its archs. Models without per-layer calls
+    (:func:`supports_prefix_sharing`) are evaluated one by one. Under torchrun each rank
+    gets ``archs[rank::world]`` of the base class's split and shares prefixes within it.
 
     Args (beyond :class:`SupernetEvaluator`'s): ``memory_budget``: bytes of cached path
     outputs allowed before the recal/val batches are chunked into several passes.
@@ -290,63 +292,15 @@ class PrefixSharingEvaluator(SupernetEvaluator):
         self.memory_budget = memory_budget
         self.last_run: PrefixRun | None = None
 
-    def _compute(self, todo: Sequence[Arch]) -> dict[str, tuple[float, float, float]]:
-        """``{arch string: (accuracy, loss, seconds)}`` for distinct canonical ``todo``."""
-        if not todo:
-            return {}
+    def _compute(self, archs: list[Arch]) -> list[tuple[str, float, float, float]]:
+        """``(arch, accuracy, loss, seconds)`` of the distinct, canonical, uncached ``archs``."""
+        if not archs:
+            return []
         if not supports_prefix_sharing(self.model):
-            return _compute_one_by_one(self, todo)
-        run = evaluate_prefix_shared(self.model, todo, self._recal, self._val,
+            return super()._compute(archs)
+        run = evaluate_prefix_shared(self.model, archs, self._recal, self._val,
                                      recalibrate=self.settings.recalibrate, memory_budget=self.memory_budget,
                                      progress=self.progress)
         self.last_run = run
         sec = run.seconds / len(run.results)
-        return {k: (acc, loss, sec) for k, (acc, loss) in run.results.items()}
-
-    if not hasattr(SupernetEvaluator, "_compute"):  # until the base class has the hook
-        def evaluate(self, archs):
-            return _evaluate_with_hook(self, archs)
-
-
-def _compute_one_by_one(ev: SupernetEvaluator, todo: Sequence[Arch]) -> dict[str, tuple[float, float, float]]:
-    """The base class's per-arch loop (what ``SupernetEvaluator._compute`` would be)."""
-    out = {}
-    for arch in tqdm(todo, desc="evaluate", unit="arch", disable=not ev.progress or len(todo) < 2, leave=False):
-        start = time.perf_counter()
-        acc, loss = ev._measure(arch)
-        out[str(arch)] = (acc, loss, time.perf_counter() - start)
-    return out
-
-
-def _evaluate_with_hook(ev: SupernetEvaluator, archs):
-    """``SupernetEvaluator.evaluate`` with its per-arch loop replaced by ``ev._compute(todo)``
-    (the refactoring proposed for the base class; identical otherwise)."""
-    import pandas as pd
-
-    canon = [ev.space.canonical(a) for a in archs]
-    keys = [str(a) for a in canon]
-    ev.stats["requested"] += len(keys)
-    found = ev.cache.get_many(ev.checkpoint_id, ev.settings_key, keys) if ev.cache else {}
-    todo = [a for a in dict.fromkeys(canon) if str(a) not in found]
-    results = dict(found)
-    computed = ev._compute(todo) if todo else {}
-    new_rows = [(k, acc, loss, sec) for k, (acc, loss, sec) in computed.items()]
-    for k, acc, loss, sec in new_rows:
-        results[k] = (acc, loss)
-        ev.stats["seconds"] += sec
-    if ev.cache and new_rows:
-        ev.cache.put_many(ev.checkpoint_id, ev.settings_key, new_rows)
-    ev.stats["computed"] += len(todo)
-    ev.stats["cache_hits"] += sum(k in found for k in keys)
-    seen: set[str] = set()
-    cached = []
-    for k in keys:  # a duplicate within one call is a hit for all but its first occurrence
-        cached.append(k not in computed or k in seen)
-        seen.add(k)
-    flops, params = ev.costs.flops(canon), ev.costs.params(canon)
-    return pd.DataFrame({
-        "arch": keys,
-        "accuracy": [results[k][0] for k in keys],
-        "loss": [results[k][1] for k in keys],
-        "flops": flops, "params": params, "cached": cached,
-    })
+        return [(k, *run.results[k], sec) for k in dict.fromkeys(str(a) for a in archs)]

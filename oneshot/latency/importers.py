@@ -82,7 +82,8 @@ def import_published_lut(path: "str | Path", *, fmt: str = "auto", profile: str 
     metadata = {"profile": name, "kind": "external", "batch": str(batch), "threads": "",
                 "device": target_device or path.stem, "torch": "", "dtype": "float32",
                 "date": _dt.datetime.now().isoformat(timespec="seconds"),
-                "statistic": "median", "source": f"{fmt}:{path.name}", "stats": "published mean in median_ms, p25/p75 = mean -/+ 0.674 std"}
+                "statistic": "median", "source": f"{fmt}:{path.name}",
+                "stats": "published mean in median_ms, p25/p75 = mean -/+ 0.674 std"}
     lut = LatencyLUT(metadata=metadata)
     result = ImportResult(lut)
     for key, stats in entries.items():

@@ -130,6 +130,7 @@ class ValidationReport:
     correction: tuple[float, float] | None
     correction_fitted_here: bool
     n_calib: int
+    statistic: str = "median"
     csv_path: Path | None = None
     png_path: Path | None = None
     lut_path: Path | None = None
@@ -137,7 +138,8 @@ class ValidationReport:
 
     def summary(self) -> str:
         lines = [f"LUT validation: space {self.space}, profile {self.profile}, batch {self.batch}, "
-                 f"{self.plain.n} validation archs",
+                 f"{self.plain.n} validation archs, statistic {self.statistic} (table column and "
+                 "end-to-end samples)",
                  f"  plain sum of table rows:  {self.plain}"]
         if self.corrected is not None and self.correction is not None:
             how = (f"fitted on {self.n_calib} separate calibration archs and stored in {self.lut_path}"
@@ -209,26 +211,28 @@ def validate_lut(space: SearchSpace, profile: DeviceProfile, lut: "LatencyLUT | 
         space=space.name, profile=profile.name, batch=profile.batch,
         plain=agreement(predicted[n_cal:], measured[n_cal:]),
         corrected=agreement(corrected[n_cal:], measured[n_cal:]) if corrected is not None else None,
-        correction=correction, correction_fitted_here=fit, n_calib=n_cal, lut_path=lut.path,
+        correction=correction, correction_fitted_here=fit, n_calib=n_cal, statistic=lut.statistic,
+        lut_path=lut.path,
         extras={"load_avg_before": load_before, "load_avg_after": load_average(),
                 "table_load_avg": lut.metadata.get("load_avg", "")})
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        report.csv_path = _write_csv(out / f"{stem}.csv", archs, n_cal, samples, predicted, corrected)
+        report.csv_path = _write_csv(out / f"{stem}.csv", archs, n_cal, samples, measured, predicted, corrected)
         report.png_path = _plot(out / f"{stem}.png", predicted, corrected, measured, n_cal, report)
     log.info("%s", report.summary())
     return report
 
 
-def _write_csv(path: Path, archs: Sequence[Arch], n_cal: int, samples: np.ndarray, predicted: np.ndarray,
-               corrected: np.ndarray | None) -> Path:
+def _write_csv(path: Path, archs: Sequence[Arch], n_cal: int, samples: np.ndarray, measured: np.ndarray,
+               predicted: np.ndarray, corrected: np.ndarray | None) -> Path:
+    """``measured_ms`` is the table's statistic of the samples; median and IQR follow."""
     p25, med, p75 = (v.astype(float).tolist() for v in np.percentile(samples, [25, 50, 75], axis=1))
-    lines = ["arch,split,measured_ms,measured_p25,measured_p75,n,predicted_ms,corrected_ms"]
+    lines = ["arch,split,measured_ms,measured_median,measured_p25,measured_p75,n,predicted_ms,corrected_ms"]
     for i, a in enumerate(archs):
         corr = "" if corrected is None else repr(float(corrected[i]))
-        lines.append(f"{a},{'calib' if i < n_cal else 'val'},{med[i]!r},{p25[i]!r},{p75[i]!r},"
-                     f"{samples.shape[1]},{float(predicted[i])!r},{corr}")
+        lines.append(f"{a},{'calib' if i < n_cal else 'val'},{float(measured[i])!r},{med[i]!r},{p25[i]!r},"
+                     f"{p75[i]!r},{samples.shape[1]},{float(predicted[i])!r},{corr}")
     _atomic_write(path, ("\n".join(lines) + "\n").encode())
     return path
 

@@ -10,6 +10,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+# mkstemp creates 0600 files; results should get the usual permissions (0666 & ~umask)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(path: "str | Path") -> Iterator[Path]:
@@ -20,6 +24,7 @@ def atomic_path(path: "str | Path") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -33,8 +33,11 @@ logger = logging.getLogger(__name__)
 ALGORITHMS = ("nsga2", "random")
 
 #: defaults tuned on NAS-Bench-Macro (benchmarks/search_quality.py)
-DEFAULTS: dict[str, Any] = dict(pop_size=50, generations=20, crossover="uniform", crossover_prob=0.9,
-                                mutation_prob_var=None, mutation_at_least_one=False, immigrants=True,
+#: (10 seeds, 1,000 evaluations: smaller populations win at such budgets; see the
+#: ablation in benchmarks/results/search_quality_ablation.md). Larger spaces with
+#: larger budgets may want a larger population.
+DEFAULTS: dict[str, Any] = dict(pop_size=20, generations=50, crossover="two_point", crossover_prob=0.9,
+                                mutation_prob_var=None, mutation_at_least_one=True, immigrants=True,
                                 mating_retries=10, feasible_sampling=True, patience=10)
 
 
@@ -132,9 +135,13 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
         callback: called with each history row (a dict) after every generation.
         progress: show a tqdm bar over generations.
         accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
-        crossover / crossover_prob / mutation_prob_var / feasible_sampling: NSGA-II
-            operators (uniform/one_point/two_point crossover; per-gene random-reset
-            probability, default 1/layers; feasible-first initial sampling).
+        crossover / crossover_prob: NSGA-II crossover (``uniform``, ``one_point``,
+            ``two_point``) and its probability per mating.
+        mutation_prob_var / mutation_at_least_one: per-gene random-reset probability
+            (default 1/layers); reset one gene when the draw reset none.
+        immigrants / mating_retries: after ``mating_retries`` rounds of mating that
+            could not fill the offspring with new archs, top up with random new ones.
+        feasible_sampling: initial population meets the constraints first.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown search algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")

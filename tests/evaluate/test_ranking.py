@@ -29,6 +29,15 @@ from oneshot.workflows.rank import RankOptions, rank
 register_configs()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets run fastest on one thread (several threads stall on a shared CPU); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_cfg(app: str, *overrides: str):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose(config_name=app, overrides=list(overrides))
@@ -215,7 +224,8 @@ def truth_csv(tiny_space, tmp_path):
 def _rank_cfg(checkpoint, tmp_path, *extra):
     return make_cfg("rank", "data=synthetic", f"checkpoint={checkpoint}", "evaluator=quick",
                     "evaluator.recal_images=64", "evaluator.val_images=64", "evaluator.batch_size=64",
-                    f"evaluator.cache={tmp_path}/cache.sqlite", "runtime.device=cpu", "runtime.progress=false",
+                    f"evaluator.cache={tmp_path}/cache.sqlite", "runtime.device=cpu", "runtime.threads=1",
+                    "runtime.progress=false",
                     "extra.sample_size=12", "extra.top_k=4", "extra.bootstrap=100", "extra.strata=4", *extra)
 
 

@@ -52,7 +52,7 @@ def synthetic(nbm_space) -> SyntheticEvaluator:
 
 
 @pytest.fixture()
-def tiny_space() -> SearchSpace:
+def three_layer_space() -> SearchSpace:
     """Two shape-keeping layers and one stride-2 layer: 27 genomes, 21 distinct networks."""
     return SearchSpace({"name": "tiny", "stem_channels": 8, "head_channels": 32,
                         "stages": [{"layers": 2, "channels": 8, "stride": 1},

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,6 +38,9 @@ def test_files_and_history(nbm_space, synthetic, tmp_path):
     for name in ("history.csv", "pareto.csv", "pareto.png", "all_evaluated.csv"):
         assert (tmp_path / name).is_file(), name
     assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave no temp files
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "history.csv").stat().st_mode & 0o777 == 0o666 & ~umask
     history = pd.read_csv(tmp_path / "history.csv")
     assert list(history["generation"]) == list(range(1, 7))
     assert [row["generation"] for row in seen] == list(range(1, 7))
@@ -78,11 +83,11 @@ def test_budget_is_exact(nbm_space, synthetic):
     assert len(result.history) == 4  # 30, 60, 90, then 10 of the fourth generation
 
 
-def test_small_space_is_exhausted_cleanly(tiny_space, make_synthetic):
-    evaluator = make_synthetic(tiny_space)
+def test_small_space_is_exhausted_cleanly(three_layer_space, make_synthetic):
+    evaluator = make_synthetic(three_layer_space)
     for algorithm in ("nsga2", "random"):
         evaluator.calls.clear()
-        problem = NASProblem(tiny_space, evaluator)
+        problem = NASProblem(three_layer_space, evaluator)
         result = run_search(problem, algorithm, pop_size=8, generations=20, seed=1)
         assert len(result.archive) <= 21 and max(evaluator.calls.values()) == 1
         assert len(result.pareto) >= 1

@@ -58,9 +58,9 @@ def test_bad_objectives(nbm_space, synthetic):
         NASProblem(nbm_space, synthetic, objectives=("accuracy", "latency"))
 
 
-def test_evaluator_of_another_space_is_refused(nbm_space, tiny_space, make_synthetic):
+def test_evaluator_of_another_space_is_refused(nbm_space, three_layer_space, make_synthetic):
     with pytest.raises(ValueError, match="not the search space"):
-        NASProblem(nbm_space, make_synthetic(tiny_space))
+        NASProblem(nbm_space, make_synthetic(three_layer_space))
 
 
 def test_equivalent_genomes_are_one_arch(nbm_space, synthetic):
