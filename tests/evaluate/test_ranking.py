@@ -21,7 +21,7 @@ from oneshot.evaluate.ranking import (bootstrap_tau, canonical_pool, kendall_tau
                                       spearman_rho, stratified_sample, top_k_overlap)
 from oneshot.paths import conf_dir
 from oneshot.sampling import UniformSampler
-from oneshot.space import CostModel, SearchSpace, load_space
+from oneshot.space import CostModel, load_space
 from oneshot.supernet import SuperNet
 from oneshot.train import Trainer, TrainSettings
 from oneshot.workflows.rank import RankOptions, rank

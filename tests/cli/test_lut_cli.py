@@ -1,0 +1,28 @@
+import pytest
+
+from oneshot.latency import LatencyLUT
+from oneshot.paths import shared_data_dir
+from oneshot.workflows.lut import run_lut
+
+
+def test_unknown_action_is_refused(make_cfg, tmp_path):
+    cfg = make_cfg("lut", "extra.action=measure")
+    with pytest.raises(ValueError, match="unknown oneshot-lut action 'measure'"):
+        run_lut(cfg, tmp_path)
+
+
+def test_import_needs_a_source(make_cfg, tmp_path):
+    cfg = make_cfg("lut", "extra.action=import", "device=nsganetv2_i7_8700k", f"device.lut={tmp_path}/t.csv")
+    with pytest.raises(ValueError, match="extra.source"):
+        run_lut(cfg, tmp_path)
+
+
+def test_import_published_nsganetv2_table(make_cfg, tmp_path):
+    source = shared_data_dir() / "luts" / "nsganetv2" / "i7-8700K_lut.yaml"
+    if not source.is_file():
+        pytest.skip(f"{source} absent (the offline ../shared/data folder is not beside the project)")
+    cfg = make_cfg("lut", "extra.action=import", "device=nsganetv2_i7_8700k", f"extra.source={source}",
+                   f"device.lut={tmp_path}/i7.csv")
+    result = run_lut(cfg, tmp_path)
+    assert len(result.unmapped) > 0 and len(result.lut) > 1000
+    assert len(LatencyLUT.load(tmp_path / "i7.csv")) == len(result.lut)
