@@ -129,7 +129,8 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
         f"{', at least one gene' if args.mutation_at_least_one else ''}), canonical repair, archive-wide duplicate "
         f"elimination{', random immigrants' if args.immigrants else ''}, feasible-first initial sampling; "
         "random search: distinct uniformly random networks "
-        "(both skip evaluating archs that break a cost constraint).",
+        "(both skip evaluating archs that break a cost constraint). The NSGA-II settings are the library "
+        "defaults, picked with `--ablation` (search_quality_ablation.md).",
         "",
         "## Hypervolume of the accuracy-FLOPs front, fraction of the true front's",
         "",

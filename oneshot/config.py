@@ -108,12 +108,16 @@ class EvaluatorSchema:
 @dataclass
 class SearchSchema:
     algorithm: str = "nsga2"  # nsga2 | random
-    pop_size: int = 50
-    generations: int = 20
+    pop_size: int = 20
+    generations: int = 50
     seed: int = 0
     objectives: List[str] = field(default_factory=lambda: ["accuracy", "flops"])
+    max_evaluations: Optional[int] = None  # budget of distinct accuracy evaluations
+    crossover: str = "two_point"  # uniform | one_point | two_point
     crossover_prob: float = 0.9
     mutation_prob: Optional[float] = None  # per gene; default 1 / layers
+    mutation_at_least_one: bool = True
+    patience: int = 10  # stop after this many generations without a new evaluation
 
 
 @dataclass

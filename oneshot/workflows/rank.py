@@ -125,6 +125,9 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     runtime.set_threads(cfg.runtime.threads)
     opts = RankOptions.from_config(cfg)
+    if cfg.evaluator.kind != "supernet":
+        raise ValueError(f"rank scores a supernet: evaluator.kind must be supernet, not {cfg.evaluator.kind!r} "
+                         "(the ground truth is chosen with extra.ground_truth)")
     ckpt = build.checkpoint_path(cfg)
     model, space, state = load_supernet(ckpt)
     if not (state.get("train") or {}).get("complete", True):

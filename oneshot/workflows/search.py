@@ -64,8 +64,9 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
                          latency=latency)
     s = cfg.search
     result = run_search(problem, s.algorithm, pop_size=s.pop_size, generations=s.generations, seed=s.seed,
-                        out_dir=out_dir, progress=cfg.runtime.progress, crossover_prob=s.crossover_prob,
-                        mutation_prob_var=s.mutation_prob)
+                        max_evaluations=s.max_evaluations, out_dir=out_dir, progress=cfg.runtime.progress,
+                        crossover=s.crossover, crossover_prob=s.crossover_prob, mutation_prob_var=s.mutation_prob,
+                        mutation_at_least_one=s.mutation_at_least_one, patience=s.patience)
     best = result.best
     if best is None:
         log.warning("no feasible arch was evaluated; see %s/all_evaluated.csv", out_dir)

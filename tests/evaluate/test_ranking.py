@@ -278,6 +278,8 @@ def test_rank_options_are_checked():
     with pytest.raises(ValueError, match="use one of"):
         RankOptions.from_config(make_cfg("rank", "extra.ground_truth=oracle"))
     assert RankOptions.from_config(make_cfg("rank")).sample_size == 100
+    with pytest.raises(ValueError, match="evaluator.kind must be supernet"):
+        rank(make_cfg("rank", "evaluator=nas_bench_macro"), "unused")
 
 
 def test_cli_missing_checkpoint_is_one_clear_line(tmp_path):
