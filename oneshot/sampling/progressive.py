@@ -185,12 +185,17 @@ class ProgressiveSampler(SeededSampler):
     def __init__(self, space: SearchSpace, phases: Any = None, sandwich: bool = False, kd_weight: float = 1.0,
                  seed: int = 0, archs_per_step: int | None = None):
         super().__init__(seed)
+        bad = sorted({op.name for layer in space.layers for op in layer.candidates
+                      if op.kind not in ("mbconv", "skip")})
+        if bad:
+            raise ValueError(f"sampler=progressive needs an elastic space (only mbconv_k<k>_e<e> ops and 'skip', "
+                             f"trained with supernet=elastic), but space {space.name!r} has op(s) {bad}: use an "
+                             "elastic space (e.g. space=ofa_like_cifar supernet=elastic), or sampler=uniform / "
+                             "fair for this space")
         try:
             check_elastic_space(space)
         except ValueError as e:
-            raise ValueError(f"sampler=progressive needs an elastic space and supernet=elastic, but {e}. "
-                             "Use an elastic space (e.g. space=ofa_like_cifar supernet=elastic) or a "
-                             "single-path sampler (sampler=uniform / fair) for this space") from None
+            raise ValueError(f"sampler=progressive: {e}") from None
         self.space = space
         self.phases = parse_phases(space, phases)
         self.sandwich = bool(sandwich)

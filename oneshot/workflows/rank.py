@@ -121,13 +121,13 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     """Rank a sample of archs by the supernet ``checkpoint=`` and by the ground truth; write the files."""
     from ..evaluate.supernet_evaluator import SupernetEvaluator, load_supernet
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runtime.set_threads(cfg.runtime.threads)
     opts = RankOptions.from_config(cfg)
     if cfg.evaluator.kind != "supernet":
         raise ValueError(f"rank scores a supernet: evaluator.kind must be supernet, not {cfg.evaluator.kind!r} "
                          "(the ground truth is chosen with extra.ground_truth)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runtime.set_threads(cfg.runtime.threads)
     ckpt = build.checkpoint_path(cfg)
     model, space, state = load_supernet(ckpt)
     if not (state.get("train") or {}).get("complete", True):

@@ -269,7 +269,7 @@ def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_pat
     assert (tmp_path / "o2" / "sample.csv").is_file()  # the archs to train are written before the error
 
 
-def test_rank_options_are_checked():
+def test_rank_options_are_checked(tmp_path):
     cfg = make_cfg("rank", "+extra.sampel_size=3")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['sampel_size'\]"):
         RankOptions.from_config(cfg)
@@ -279,12 +279,13 @@ def test_rank_options_are_checked():
         RankOptions.from_config(make_cfg("rank", "extra.ground_truth=oracle"))
     assert RankOptions.from_config(make_cfg("rank")).sample_size == 100
     with pytest.raises(ValueError, match="evaluator.kind must be supernet"):
-        rank(make_cfg("rank", "evaluator=nas_bench_macro"), "unused")
+        rank(make_cfg("rank", "evaluator=nas_bench_macro"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_missing_checkpoint_is_one_clear_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "oneshot.cli.rank", f"checkpoint={tmp_path}/none.pt",
-                          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=120,
+                          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     assert out.returncode == 2, out.stderr
     assert f"error: checkpoint {tmp_path}/none.pt not found" in out.stderr and "Traceback" not in out.stderr

@@ -217,7 +217,7 @@ def test_bad_input_fails_at_construction(space):
         ProgressiveSampler(no_depth, phases=PHASES)
     macro = SearchSpace({**SPACE, "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"], "stages": [
         {"layers": 2, "channels": 8, "stride": 1}]})
-    with pytest.raises(ValueError, match="needs an elastic space.*identity.*sampler=uniform"):
+    with pytest.raises(ValueError, match=r"needs an elastic space.*\['identity'\].*sampler=uniform"):
         ProgressiveSampler(macro, phases=[{"dims": [], "epochs": 1}])
     with pytest.raises(ValueError, match="bad option"):
         build_sampler("progressive", space, phases=PHASES, same_batch=False)
