@@ -58,7 +58,7 @@ def main() -> None:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             train_cfg = compose("train", common)
             rank_cfg = compose("rank", common + [f"evaluator={args.evaluator}",
-                                                 f"extra.sample_size={args.sample_size}"])
+                                                 f"rank.sample_size={args.sample_size}"])
         ckpt = Path("checkpoints") / f"{name}.pt"
         start = time.time()
         if not (ckpt.exists() and load_checkpoint(ckpt)["train"]["complete"]):

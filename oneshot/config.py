@@ -146,6 +146,27 @@ class DeviceSchema:
 
 
 @dataclass
+class RankSchema:
+    """``oneshot-rank``: the sample, the ground truth and the ranking metrics."""
+
+    ground_truth: str = "nas_bench_macro"  # nas_bench_macro | standalone | csv
+    ground_truth_path: Optional[str] = None  # csv file | standalone store | NAS-Bench-Macro json
+    table_seed: Optional[int] = None  # nas_bench_macro: None = mean_acc, 0..2 = one seed
+    arch_column: str = "arch"
+    accuracy_column: str = "accuracy"
+    sample: str = "space"  # space | ground_truth
+    sample_size: Optional[int] = 100
+    sample_seed: int = 0
+    strata: int = 10
+    pool: int = 20000
+    top_k: int = 10
+    precision_top: float = 0.2
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    plot: bool = True
+
+
+@dataclass
 class RuntimeSchema:
     device: str = "auto"  # compute device: auto | cpu | cuda | cuda:N
     threads: Optional[int] = None
@@ -169,6 +190,7 @@ class OneshotConfig:
     constraint: ConstraintSchema = field(default_factory=ConstraintSchema)
     device: DeviceSchema = field(default_factory=DeviceSchema)
     runtime: RuntimeSchema = field(default_factory=RuntimeSchema)
+    rank: RankSchema = field(default_factory=RankSchema)
     extra: Any = None  # free-form app-specific settings (lut, rank)
 
 
@@ -178,5 +200,5 @@ def register_configs() -> None:
     for group, node in [("space", SpaceSchema), ("supernet", SupernetSchema), ("data", DataSchema),
                         ("sampler", SamplerSchema), ("train", TrainSchema), ("evaluator", EvaluatorSchema),
                         ("search", SearchSchema), ("constraint", ConstraintSchema), ("device", DeviceSchema),
-                        ("runtime", RuntimeSchema)]:
+                        ("runtime", RuntimeSchema), ("rank", RankSchema)]:
         cs.store(group=group, name=f"base_{group}", node=node)

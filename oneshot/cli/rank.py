@@ -2,8 +2,8 @@
 
 Examples:
   oneshot-rank checkpoint=checkpoints/cifar.pt data=cifar10_npz                 # vs NAS-Bench-Macro
-  oneshot-rank extra.ground_truth=standalone extra.sample_size=20 train.epochs=3  # vs stand-alone training
-  oneshot-rank extra.ground_truth=csv extra.ground_truth_path=mine.csv extra.sample=ground_truth
+  oneshot-rank rank.ground_truth=standalone rank.sample_size=20 train.epochs=3  # vs stand-alone training
+  oneshot-rank rank.ground_truth=csv rank.ground_truth_path=mine.csv rank.sample=ground_truth
 """
 from ..workflows.rank import rank
 from .app import hydra_app

@@ -78,13 +78,13 @@ def csv_truth(path: "str | Path", space: SearchSpace, arch_column: str = "arch",
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ground-truth CSV {path} not found: pass extra.ground_truth_path=<file.csv> "
+        raise FileNotFoundError(f"ground-truth CSV {path} not found: pass rank.ground_truth_path=<file.csv> "
                                 f"with columns {arch_column!r}, {accuracy_column!r}")
     frame = pd.read_csv(path, dtype={arch_column: str})
     missing = [c for c in (arch_column, accuracy_column) if c not in frame.columns]
     if missing:
         raise GroundTruthError(f"ground-truth CSV {path} lacks column(s) {missing}; it has {list(frame.columns)} "
-                               "(set extra.arch_column / extra.accuracy_column to use others)")
+                               "(set rank.arch_column / rank.accuracy_column to use others)")
     if frame[accuracy_column].isna().any() or frame[arch_column].isna().any():
         raise GroundTruthError(f"ground-truth CSV {path}: empty arch or accuracy cells in rows "
                                f"{list(frame.index[frame[[arch_column, accuracy_column]].isna().any(axis=1)][:8])}")
@@ -104,7 +104,7 @@ def csv_truth(path: "str | Path", space: SearchSpace, arch_column: str = "arch",
         log.info("ground-truth CSV %s: %d networks listed more than once (equivalent archs); using the mean",
                  path, merged)
     return TableTruth(f"csv:{path.name}", space, {k: float(np.mean(v)) for k, v in rows.items()},
-                      hint=" (rank its own archs with extra.sample=ground_truth, or train the archs of "
+                      hint=" (rank its own archs with rank.sample=ground_truth, or train the archs of "
                            "sample.csv and add them)")
 
 
@@ -124,7 +124,7 @@ def nas_bench_macro_truth(space: SearchSpace, path: "str | Path | None" = None, 
         raise GroundTruthError(
             f"NAS-Bench-Macro ground truth needs the nas_bench_macro layout ({bench.space.num_layers} layers, ops "
             f"{want[0]}), but the checkpoint's space {space.name!r} has {space.num_layers} layers: use "
-            "extra.ground_truth=standalone or csv")
+            "rank.ground_truth=standalone or csv")
     if space != bench.space:
         log.warning("space %r has the NAS-Bench-Macro layout but differs from it (widths/input size): the table's "
                     "accuracies belong to the original networks", space.name)
@@ -183,7 +183,7 @@ class StandaloneTruth:
         lacking = set(self.COLUMNS) - set(frame.columns)
         if lacking:
             raise GroundTruthError(f"stand-alone store {self.store} lacks columns {sorted(lacking)}: not a "
-                                   "ground-truth store; pass another extra.ground_truth_path")
+                                   "ground-truth store; pass another rank.ground_truth_path")
         return frame
 
     def results(self) -> dict[str, float]:

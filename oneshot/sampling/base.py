@@ -16,7 +16,8 @@ class Sampler(Protocol):
     a resumed run and every DDP rank draw the same archs at the same step.
     Optional attributes a sampler may define: ``same_batch`` (bool: all archs of a
     step see one batch instead of one batch each), ``teacher(step)`` -> ``(arch,
-    weight)`` or ``None`` for knowledge distillation, ``on_step_start(step, model)``,
+    weight)`` or ``None`` for knowledge distillation, ``on_step_start(step, model, optimizer)`` (a hook that changes weights in place
+    must keep the optimizer's per-parameter state in step),
     ``describe(step)`` -> dict of columns for progress bars and metrics.csv, and for
     samplers with their own schedule ``total_epochs``, ``configure(steps_per_epoch,
     total_batches, base_lr)`` and ``lr_at(step, batch)``.

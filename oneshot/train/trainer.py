@@ -177,15 +177,17 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor, arch, teacher) -> tuple[torch.Tensor, torch.Tensor]:
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, arch, teacher,
+              t_logits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         with runtime.autocast(self.device, self.amp_dtype):
             logits = self.model(x, arch)
             loss = F.cross_entropy(logits, y, label_smoothing=self.settings.label_smoothing)
             if teacher is not None:
                 t_arch, weight = teacher
                 if weight > 0 and tuple(t_arch) != tuple(arch):
-                    with torch.no_grad():
-                        t_logits = self.model(x, t_arch)
+                    if t_logits is None:
+                        with torch.no_grad():
+                            t_logits = self.model(x, t_arch)
                     temp = self.settings.kd_temperature
                     kd = F.kl_div(F.log_softmax(logits / temp, 1), F.softmax(t_logits / temp, 1),
                                   reduction="batchmean") * temp * temp
@@ -197,7 +199,7 @@ class Trainer:
         start = time.perf_counter()
         hook = getattr(self.sampler, "on_step_start", None)
         if hook is not None:
-            hook(self.step, self.model)
+            hook(self.step, self.model, self.optimizer)  # in-place weight changes must permute optimizer state
         archs = self.sampler.step_archs(self.step)
         teacher_fn = getattr(self.sampler, "teacher", None)
         teacher = teacher_fn(self.step) if teacher_fn is not None else None
@@ -215,10 +217,15 @@ class Trainer:
         same = getattr(self.sampler, "same_batch", True)
         x, y = self._batch(self.batch)
         losses, correct, images = 0.0, 0, 0
+        t_logits = None
+        if teacher is not None and same and teacher[1] > 0 and any(tuple(a) != tuple(teacher[0]) for a in archs):
+            # one teacher forward per step: weights and batch are the same for every student arch
+            with torch.no_grad(), runtime.autocast(self.device, self.amp_dtype):
+                t_logits = self.model(x, teacher[0])
         for j, arch in enumerate(archs):
             if j > 0 and not same:
                 x, y = self._batch(self.batch + j)
-            loss, logits = self._loss(x, y, arch, teacher)
+            loss, logits = self._loss(x, y, arch, teacher, t_logits if same else None)
             finite = bool(torch.isfinite(loss))
             if self.dist.enabled:  # every rank stops together, or none does
                 finite = all_reduce_scalar(0.0 if finite else 1.0, self.dist, self.device) == 0.0

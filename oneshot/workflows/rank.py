@@ -55,28 +55,39 @@ class RankOptions:
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "RankOptions":
-        """From ``cfg.rank`` when the schema has it, else from ``cfg.extra``; unknown keys are errors."""
-        node = cfg.get("rank") if "rank" in cfg else cfg.get("extra")
-        raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+        """From ``cfg.extra`` (unknown keys are errors), or from ``cfg.rank`` once the schema has that
+        group -- then ``extra`` keys that are rank options still override it, with a warning."""
+        def plain(node) -> dict:
+            return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+
         names = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - names)
-        if unknown:
-            raise ValueError(f"rank: unknown option(s) {unknown}; available: {sorted(names)}")
+        extra = plain(cfg.get("extra"))
+        if "rank" in cfg:
+            raw = plain(cfg.get("rank"))
+            moved = sorted(set(extra) & names)
+            if moved:
+                log.warning("extra.%s: rank options now live under rank.*", ", extra.".join(moved))
+            raw.update({k: extra[k] for k in moved})
+        else:
+            raw = extra
+            unknown = sorted(set(raw) - names)
+            if unknown:
+                raise ValueError(f"rank: unknown option(s) {unknown}; available: {sorted(names)}")
         opts = cls(**{k: v for k, v in raw.items() if k in names})
         opts.check()
         return opts
 
     def check(self) -> None:
         if self.ground_truth not in gt.KINDS:
-            raise ValueError(f"extra.ground_truth={self.ground_truth!r}: use one of {list(gt.KINDS)}")
+            raise ValueError(f"rank.ground_truth={self.ground_truth!r}: use one of {list(gt.KINDS)}")
         if self.sample not in ("space", "ground_truth"):
-            raise ValueError(f"extra.sample={self.sample!r}: use space or ground_truth")
+            raise ValueError(f"rank.sample={self.sample!r}: use space or ground_truth")
         if self.ground_truth == "csv" and not self.ground_truth_path:
-            raise ValueError("extra.ground_truth=csv needs extra.ground_truth_path=<file.csv> (columns arch, accuracy)")
+            raise ValueError("rank.ground_truth=csv needs rank.ground_truth_path=<file.csv> (columns arch, accuracy)")
         if self.sample_size is not None and self.sample_size < 2:
-            raise ValueError(f"extra.sample_size={self.sample_size}: a ranking needs at least 2 archs")
+            raise ValueError(f"rank.sample_size={self.sample_size}: a ranking needs at least 2 archs")
         if self.top_k < 1 or self.strata < 1 or self.bootstrap < 0:
-            raise ValueError("extra.top_k and extra.strata must be >= 1, extra.bootstrap >= 0")
+            raise ValueError("rank.top_k and rank.strata must be >= 1, rank.bootstrap >= 0")
 
 
 @dataclass
@@ -124,7 +135,7 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     opts = RankOptions.from_config(cfg)
     if cfg.evaluator.kind != "supernet":
         raise ValueError(f"rank scores a supernet: evaluator.kind must be supernet, not {cfg.evaluator.kind!r} "
-                         "(the ground truth is chosen with extra.ground_truth)")
+                         "(the ground truth is chosen with rank.ground_truth)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runtime.set_threads(cfg.runtime.threads)
@@ -141,7 +152,7 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     if opts.sample == "ground_truth":
         candidates = truth.known()
         if not candidates:
-            raise ValueError(f"extra.sample=ground_truth but {truth.name} knows no archs yet: use extra.sample=space")
+            raise ValueError(f"rank.sample=ground_truth but {truth.name} knows no archs yet: use rank.sample=space")
     archs = stratified_sample(space, opts.sample_size, opts.sample_seed, strata=opts.strata, pool=opts.pool,
                               candidates=candidates)
     if len(archs) < 2:

@@ -24,6 +24,10 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     data = build.data_from_config(cfg, space)
     settings = build.train_settings(cfg)
     runtime.seed_everything(settings.seed)
+    needs = getattr(sampler, "requires_sharing", None)
+    if needs and needs != cfg.supernet.sharing:
+        raise ValueError(f"sampler={cfg.sampler.name} trains a {needs} supernet, but supernet={cfg.supernet.sharing}: "
+                         f"set supernet={needs}")
     model = build_supernet(space, cfg.supernet.sharing)
     ckpt = build.checkpoint_path(cfg)
     extra = {"space": space.to_config(), "supernet": {"sharing": cfg.supernet.sharing},

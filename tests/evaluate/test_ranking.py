@@ -226,12 +226,12 @@ def _rank_cfg(checkpoint, tmp_path, *extra):
                     "evaluator.recal_images=64", "evaluator.val_images=64", "evaluator.batch_size=64",
                     f"evaluator.cache={tmp_path}/cache.sqlite", "runtime.device=cpu", "runtime.threads=1",
                     "runtime.progress=false",
-                    "extra.sample_size=12", "extra.top_k=4", "extra.bootstrap=100", "extra.strata=4", *extra)
+                    "rank.sample_size=12", "rank.top_k=4", "rank.bootstrap=100", "rank.strata=4", *extra)
 
 
 def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path):
     out = tmp_path / "out"
-    cfg = _rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={truth_csv}")
+    cfg = _rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}")
     res = rank(cfg, out)
     frame = pd.read_csv(out / "ranking.csv", dtype={"arch": str})
     assert len(frame) == 12 and frame.arch.is_unique
@@ -251,8 +251,8 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     again = rank(cfg, tmp_path / "out2")  # the evaluator cache answers the second run
     assert again.summary["evaluated"] == 0 and again.summary["tau"] == summary["tau"]
     # without BN recalibration: another cache key, still a complete ranking
-    norecal = rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={truth_csv}",
-                             "evaluator.recalibrate=false", "extra.plot=false", "extra.sample_size=5"),
+    norecal = rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}",
+                             "evaluator.recalibrate=false", "rank.plot=false", "rank.sample_size=5"),
                    tmp_path / "out3")
     assert norecal.summary["evaluated"] == 5 and not norecal.summary["recalibrate"]
 
@@ -260,23 +260,24 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
 def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_path):
     path = tmp_path / "few.csv"
     pd.DataFrame({"arch": ["22222", "11111", "12100", "21000"], "accuracy": [80, 70, 60, 50]}).to_csv(path, index=False)
-    res = rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={path}",
-                         "extra.sample=ground_truth", "extra.plot=false"), tmp_path / "o")
+    res = rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={path}",
+                         "rank.sample=ground_truth", "rank.plot=false"), tmp_path / "o")
     assert sorted(res.frame.arch) == ["11111", "12100", "21000", "22222"]
     with pytest.raises(gt.GroundTruthError, match=r"no accuracy for \d+ of the 12 archs"):
-        rank(_rank_cfg(checkpoint, tmp_path, "extra.ground_truth=csv", f"extra.ground_truth_path={path}"),
+        rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={path}"),
              tmp_path / "o2")
     assert (tmp_path / "o2" / "sample.csv").is_file()  # the archs to train are written before the error
 
 
 def test_rank_options_are_checked(tmp_path):
-    cfg = make_cfg("rank", "+extra.sampel_size=3")
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['sampel_size'\]"):
-        RankOptions.from_config(cfg)
-    with pytest.raises(ValueError, match="needs extra.ground_truth_path"):
-        RankOptions.from_config(make_cfg("rank", "extra.ground_truth=csv"))
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="sampel_size"):
+        make_cfg("rank", "rank.sampel_size=3")  # a typo fails at composition, before any work
+    with pytest.raises(ValueError, match="needs rank.ground_truth_path"):
+        RankOptions.from_config(make_cfg("rank", "rank.ground_truth=csv"))
     with pytest.raises(ValueError, match="use one of"):
-        RankOptions.from_config(make_cfg("rank", "extra.ground_truth=oracle"))
+        RankOptions.from_config(make_cfg("rank", "rank.ground_truth=oracle"))
     assert RankOptions.from_config(make_cfg("rank")).sample_size == 100
     with pytest.raises(ValueError, match="evaluator.kind must be supernet"):
         rank(make_cfg("rank", "evaluator=nas_bench_macro"), tmp_path / "out")
