@@ -65,3 +65,42 @@ def test_rank_batches_split_the_global_batch():
     assert torch.equal(torch.cat(parts), x)
     with pytest.raises(ValueError, match="multiple of the number of processes"):
         shard(torch.arange(7), DistContext(0, 2, 0))
+
+
+def _eval_worker(rank: int, world: int, init_file: str, ckpt: str, out: str) -> None:
+    from oneshot.evaluate import EvalSettings, SupernetEvaluator
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        data = load_synthetic(size=16, num_classes=4, train_images=64, val_images=32, test_images=16)
+        ev = SupernetEvaluator.from_checkpoint(ckpt, data, EvalSettings(recal_images=32, val_images=32, batch_size=32,
+                                                                        recal_batch_size=32),
+                                               cache=out + ".sqlite", device="cpu", progress=False)
+        archs = [(0, 0, 0, 0), (1, 1, 1, 1), (2, 2, 2, 2), (1, 2, 1, 2), (2, 1, 2, 1)]
+        df = ev.evaluate(archs)
+        # each rank computed only its share, yet every rank holds every result
+        assert ev.stats["computed"] == len(archs)
+        torch.save({"acc": torch.tensor(df.accuracy.to_numpy()), "rank": rank}, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_evaluation_shards_archs_and_gathers_results(tmp_path):
+    from oneshot.evaluate import EvalCache, EvalSettings, SupernetEvaluator
+
+    space = SearchSpace(SPACE)
+    data = load_synthetic(size=16, num_classes=4, train_images=64, val_images=32, test_images=16)
+    t = Trainer(SuperNet(space), UniformSampler(space), data, TrainSettings(epochs=1, batch_size=32), device="cpu",
+                progress=False, checkpoint_path=tmp_path / "s.pt",
+                extra_state={"space": space.to_config(), "supernet": {"sharing": "separate"}})
+    t.fit()
+    out = str(tmp_path / "ev")
+    mp.spawn(_eval_worker, args=(2, str(tmp_path / "init"), str(tmp_path / "s.pt"), out), nprocs=2, join=True)
+    r0, r1 = torch.load(f"{out}.0", weights_only=True), torch.load(f"{out}.1", weights_only=True)
+    assert torch.equal(r0["acc"], r1["acc"])
+    single = SupernetEvaluator.from_checkpoint(tmp_path / "s.pt", data, EvalSettings(
+        recal_images=32, val_images=32, batch_size=32, recal_batch_size=32), device="cpu", progress=False)
+    ref = single.evaluate([(0, 0, 0, 0), (1, 1, 1, 1), (2, 2, 2, 2), (1, 2, 1, 2), (2, 1, 2, 1)])
+    assert r0["acc"].tolist() == ref.accuracy.tolist()
+    assert EvalCache(out + ".sqlite").count() == 5  # rank 0 wrote every result
