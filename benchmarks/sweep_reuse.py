@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment  # noqa: E402
 
 from oneshot.config import register_configs  # noqa: E402
+from oneshot.evaluate import EvalCache  # noqa: E402
 from oneshot.paths import conf_dir  # noqa: E402
 from oneshot.workflows.search import run_search_from_config  # noqa: E402
 from oneshot.workflows.train import train_supernet  # noqa: E402
@@ -46,14 +47,15 @@ def main() -> None:
     rows = []
     for run in ("cold", "warm"):
         for cap, cfg in jobs.items():
+            before = EvalCache(cache).count() if cache.exists() else 0
             start = time.time()
             result = run_search_from_config(cfg, work / run / cap)
-            ev_archs = int(result.archive["accuracy"].notna().sum()) if "accuracy" in result.archive else 0
-            hist = result.history
-            rows.append({"run": run, "flops_max": float(cap), "archs_evaluated": ev_archs,
-                         "computed": int(round(ev_archs * (1 - hist["cache_hit_rate"].iloc[-1]))),
-                         "cache_hit_rate": float(hist["cache_hit_rate"].iloc[-1]),
-                         "seconds": time.time() - start, **environment()})
+            seconds = time.time() - start
+            ev_archs = int(result.history["evaluations"].iloc[-1])
+            computed = EvalCache(cache).count() - before  # rows the supernet had to compute
+            rows.append({"run": run, "flops_max": float(cap), "archs_evaluated": ev_archs, "computed": computed,
+                         "cache_hit_rate": 1 - computed / max(1, ev_archs),
+                         "seconds": seconds, **environment()})
             print(rows[-1]["run"], cap, rows[-1]["archs_evaluated"], rows[-1]["computed"], f"{rows[-1]['seconds']:.1f}s")
     frame = pd.DataFrame(rows)
     RESULTS.mkdir(exist_ok=True)
