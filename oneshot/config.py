@@ -11,6 +11,8 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from .train.trainer import TrainSettings
+
 
 @dataclass
 class StageSchema:
@@ -70,24 +72,9 @@ class SamplerSchema:
 
 
 @dataclass
-class TrainSchema:
-    epochs: float = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 4e-5
-    decay_bn_and_bias: bool = False
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.1
-    grad_clip: Optional[float] = 5.0
-    amp: str = "auto"
-    channels_last: str = "auto"
-    seed: int = 0
-    checkpoint_every: int = 0
-    max_steps: Optional[int] = None
-    kd_temperature: float = 1.0
-    freeze_bn: bool = False
+class TrainSchema(TrainSettings):
+    """:class:`~oneshot.train.TrainSettings` plus whether to resume an existing checkpoint."""
+
     resume: bool = True
 
 
