@@ -104,7 +104,15 @@ def eval_settings(cfg: DictConfig) -> EvalSettings:
     e = cfg.evaluator
     return EvalSettings(recal_images=e.recal_images, val_images=e.val_images, batch_size=e.batch_size,
                         recal_batch_size=e.recal_batch_size, split=e.split, seed=e.seed,
-                        recalibrate=e.recalibrate)
+                        recalibrate=e.recalibrate, channels_last=e.channels_last)
+
+
+def evaluator_class(cfg: DictConfig):
+    """:class:`PrefixSharingEvaluator` (same results, shared prefixes computed once) unless disabled."""
+    from .evaluate.prefix import PrefixSharingEvaluator
+    from .evaluate.supernet_evaluator import SupernetEvaluator
+
+    return PrefixSharingEvaluator if cfg.evaluator.prefix_sharing else SupernetEvaluator
 
 
 def checkpoint_path(cfg: DictConfig) -> Path:

@@ -88,6 +88,8 @@ class EvaluatorSchema:
     split: str = "val"
     recalibrate: bool = True
     seed: int = 0
+    channels_last: bool = True
+    prefix_sharing: bool = True  # evaluate a batch of archs as a trie of shared prefixes (identical results)
     cache: Optional[str] = "checkpoints/eval_cache.sqlite"
     table: Optional[str] = None  # nas_bench_macro: path to the json (default ../shared/data/...)
 
@@ -159,6 +161,7 @@ class RuntimeSchema:
     threads: Optional[int] = None
     progress: bool = True
     log_level: str = "INFO"
+    tune_allocator: bool = True  # glibc: no per-tensor mmap (faster CPU steps, keeps peak memory)
 
 
 @dataclass

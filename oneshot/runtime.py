@@ -54,3 +54,24 @@ def use_channels_last(mode: str, device: torch.device) -> bool:
     if mode == "auto":
         return device.type == "cuda"
     return bool(mode) and mode not in ("off", "false", "False")
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep large tensors in the glibc heap instead of a fresh mmap each (Linux only).
+
+    By default glibc maps every allocation over its threshold anew, so each large
+    activation pays page faults: one validation pass measured 2.5 s user + 6.1 s system
+    time, and 2.2 s wall with this setting (benchmarks/evaluator_speed.py). The price:
+    the process keeps its peak memory instead of handing it back.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_mmap_max, m_trim_threshold = -4, -1
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))

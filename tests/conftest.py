@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny space and learnable synthetic data, so tests run in seconds on CPU."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ from oneshot.data import load_synthetic
 from oneshot.paths import shared_data_dir
 from oneshot.space import SearchSpace
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# one thread: tiny tensors gain nothing from a second one, and idle OpenMP threads spin
+torch.set_num_threads(1)
 
 TINY_SPACE = {
     "name": "tiny",

@@ -41,6 +41,10 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> C
 
         # under torchrun only rank 0 speaks below WARNING
         rank = int(os.environ.get("RANK", "0"))
+        if cfg.runtime.get("tune_allocator", True):
+            from ..runtime import tune_cpu_allocator
+
+            tune_cpu_allocator()
         logging.getLogger("oneshot").setLevel(cfg.runtime.log_level if rank == 0 else "WARNING")
         try:
             return body(cfg, output_dir(cfg))

@@ -130,7 +130,7 @@ def _check_data(state: dict, cfg: DictConfig, opts: RankOptions) -> list[str]:
 
 def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     """Rank a sample of archs by the supernet ``checkpoint=`` and by the ground truth; write the files."""
-    from ..evaluate.supernet_evaluator import SupernetEvaluator, load_supernet
+    from ..evaluate.supernet_evaluator import load_supernet
 
     opts = RankOptions.from_config(cfg)
     if cfg.evaluator.kind != "supernet":
@@ -163,7 +163,7 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
 
     truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
     cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
-    evaluator = SupernetEvaluator(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
+    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
                                   cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)
 

@@ -22,7 +22,6 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
         return NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
     if kind != "supernet":
         raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet or nas_bench_macro")
-    from ..evaluate.supernet_evaluator import SupernetEvaluator
     from ..train.checkpoint import check_space, load_checkpoint
 
     ckpt = build.checkpoint_path(cfg)
@@ -30,7 +29,7 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
     check_space(load_checkpoint(ckpt), space, ckpt)  # clear error before the data is loaded
     data = build.data_from_config(cfg, space)
     cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
-    return SupernetEvaluator.from_checkpoint(ckpt, data, build.eval_settings(cfg), space=space, cache=cache,
+    return build.evaluator_class(cfg).from_checkpoint(ckpt, data, build.eval_settings(cfg), space=space, cache=cache,
                                              device=cfg.runtime.device, progress=cfg.runtime.progress)
 
 

@@ -183,3 +183,15 @@ def test_chunks_keep_order_and_budget(tiny_space):
     assert [(len(r), len(v)) for r, v in plan] == [(2, 0), (2, 0), (0, 3)]
     assert [x for r, _ in plan for x in r] == recal
     assert len(_chunks(recal, val, per_image, 1)) == 7  # at least one batch per pass
+
+
+def test_channels_last_on_cpu_is_an_option(supernet, tiny_space, tiny_data):
+    archs = random_archs(tiny_space, 4, seed=5)
+    ref = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, SETTINGS, device="cpu", progress=False)
+    ref_df = ref.evaluate(archs)
+    ev = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, SETTINGS, device="cpu", progress=False,
+                                channels_last=True)
+    assert ev.channels_last and ev._val[0][0].is_contiguous(memory_format=torch.channels_last)
+    df = ev.evaluate(archs)
+    assert np.allclose(df.loss, ref_df.loss, rtol=0, atol=1e-4)
+    assert np.abs(df.accuracy - ref_df.accuracy).max() <= 100 / len(tiny_data.val)  # at most one image flips
