@@ -1,0 +1,89 @@
+"""How many images do BN recalibration and validation need? Tau and seconds per arch.
+
+    python benchmarks/evaluator_fidelity.py --checkpoint checkpoints/cifar_uniform.pt [--archs 100]
+
+On one fixed CIFAR-10 supernet checkpoint (trained on the offline JPEG-decoded copy) and a
+seeded FLOPs-stratified sample of canonical nas_bench_macro archs, evaluate every arch with
+recalibration / validation sizes along a cross through the default (1000 / 2000):
+recal in {250, 500, 1000, 2000} at val 2000, and val in {500, 1000, 2000, 5000} at
+recal 1000 -- plus recal 2000 / val 5000 as the most faithful setting. For each:
+Kendall tau vs NAS-Bench-Macro (mean of 3 seeds), tau vs the 2000/2000 ranking, and
+evaluator seconds per arch (prefix-shared, this machine). Writes
+benchmarks/results/evaluator_fidelity.csv and .md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment  # noqa: E402
+
+from oneshot import runtime  # noqa: E402
+from oneshot.data import load_arrays  # noqa: E402
+from oneshot.evaluate import EvalSettings  # noqa: E402
+from oneshot.evaluate.ground_truth import nas_bench_macro_truth  # noqa: E402
+from oneshot.evaluate.prefix import PrefixSharingEvaluator  # noqa: E402
+from oneshot.evaluate.ranking import kendall_tau, proxy_scores, stratified_sample  # noqa: E402
+from oneshot.evaluate.supernet_evaluator import load_supernet  # noqa: E402
+from oneshot.paths import shared_data_dir  # noqa: E402
+
+GRID = [(250, 2000), (500, 2000), (1000, 2000), (2000, 2000), (1000, 500), (1000, 1000), (1000, 5000),
+        (2000, 5000)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default="checkpoints/cifar_uniform.pt")
+    ap.add_argument("--archs", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-images", type=int, default=10000, help="as the supernet was trained with")
+    args = ap.parse_args()
+    runtime.set_threads(args.threads)
+    runtime.tune_cpu_allocator()
+    model, space, _ = load_supernet(args.checkpoint)
+    data = load_arrays(shared_data_dir() / "cifar10" / "cifar10_from_jpeg.npz", val_images=5000,
+                       train_images=args.train_images, seed=0)
+    archs = stratified_sample(space, args.archs, seed=0)
+    truth = nas_bench_macro_truth(space).accuracy(archs)
+    proxies = proxy_scores(space, archs)
+    results, rows = {}, []
+    for recal, val in GRID:
+        ev = PrefixSharingEvaluator(model, space, data, EvalSettings(recal_images=recal, val_images=val),
+                                    device="cpu", progress=False)
+        start = time.perf_counter()
+        acc = ev.evaluate(archs).accuracy.to_numpy()
+        sec = (time.perf_counter() - start) / len(archs)
+        results[(recal, val)] = acc
+        rows.append({"recal_images": recal, "val_images": val, "tau_vs_nas_bench_macro": kendall_tau(acc, truth),
+                     "seconds_per_arch": sec})
+        print(rows[-1])
+    ref = results[(2000, 2000)]
+    for row in rows:
+        row["tau_vs_2000_2000"] = kendall_tau(results[(row["recal_images"], row["val_images"])], ref)
+    for name, score in proxies.items():
+        rows.append({"recal_images": None, "val_images": None, "proxy": name,
+                     "tau_vs_nas_bench_macro": kendall_tau(score, truth)})
+    frame = pd.DataFrame(rows)
+    for k, v in environment().items():
+        frame[k] = v
+    frame["checkpoint"] = args.checkpoint
+    RESULTS.mkdir(exist_ok=True)
+    frame.to_csv(RESULTS / "evaluator_fidelity.csv", index=False)
+    md = ["| recal images | val images | tau vs NAS-Bench-Macro | tau vs 2000/2000 | s / arch |", "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("proxy"):
+            md.append(f"| proxy: {r['proxy']} | | {r['tau_vs_nas_bench_macro']:.3f} | | 0 |")
+        else:
+            md.append(f"| {r['recal_images']} | {r['val_images']} | {r['tau_vs_nas_bench_macro']:.3f} | "
+                      f"{r['tau_vs_2000_2000']:.3f} | {r['seconds_per_arch']:.2f} |")
+    (RESULTS / "evaluator_fidelity.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
