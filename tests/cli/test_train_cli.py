@@ -56,3 +56,24 @@ def test_bad_arch_on_the_command_line_is_one_clear_line(tmp_path):
     assert out.returncode == 2
     assert "error: arch '2221' has 4 layers, space 'nas_bench_macro' has 8" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_fair_sampler_trains_end_to_end(make_cfg, tmp_path):
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "sampler=fair", f"checkpoint={tmp_path}/f.pt",
+                   "runtime.progress=false", "runtime.device=cpu")
+    state = load_checkpoint(train_supernet(cfg, tmp_path))
+    # 8 batches of 32 in the epoch; each fair step trains 3 archs on a batch each: 3 steps
+    assert state["sampler"]["name"] == "fair" and state["train"]["step"] == 3
+    assert state["train"]["batch"] == 9 and state["train"]["complete"]
+
+
+def test_retrain_one_arch_from_scratch_and_from_the_supernet(make_cfg, tmp_path):
+    from oneshot.workflows.train import train_standalone
+
+    sup = make_cfg("train", "data=synthetic", "train=tiny", f"checkpoint={tmp_path}/s.pt", "runtime.progress=false")
+    ckpt = train_supernet(sup, tmp_path)
+    cfg = make_cfg("retrain", "data=synthetic", "train=tiny", "arch=22212220", "runtime.progress=false")
+    scratch = load_checkpoint(train_standalone(cfg, tmp_path / "scratch", "22212220"))
+    assert scratch["kind"] == "standalone" and scratch["arch"] == "22212220"
+    tuned = load_checkpoint(train_standalone(cfg, tmp_path / "tuned", "22212220", inherit=ckpt))
+    assert tuned["inherited_from"] == str(ckpt)
