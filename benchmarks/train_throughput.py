@@ -6,17 +6,15 @@
     of the nas_bench_macro supernet) vs the identical arch as a stand-alone network,
     same batch, timed interleaved in one run; the ratio is the cost of weight
     sharing (goal >= 0.95).
-(2) evaluator archs/minute with BN recalibration at the default evaluator settings.
-Writes benchmarks/results/train_throughput.csv and evaluator_throughput.csv.
+Evaluator speed (archs/minute with BN recalibration) has its own benchmark:
+benchmarks/evaluator_speed.py. Writes benchmarks/results/train_throughput_<device>.csv.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -24,8 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, interleaved_medians, write_results  # noqa: E402
 
 from oneshot import runtime  # noqa: E402
-from oneshot.data import load_synthetic  # noqa: E402
-from oneshot.evaluate import EvalSettings, SupernetEvaluator  # noqa: E402
 from oneshot.space import load_space  # noqa: E402
 from oneshot.supernet import SubNet, SuperNet  # noqa: E402
 
@@ -51,7 +47,6 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--eval-archs", type=int, default=10)
     args = ap.parse_args()
     runtime.set_threads(args.threads)
     device = runtime.resolve_device(args.device)
@@ -75,18 +70,6 @@ def main() -> None:
               f"{rows[-1]['standalone_img_s']:.0f} img/s, ratio {rows[-1]['ratio']:.3f}")
     print("wrote", write_results(f"train_throughput_{device.type}", rows))
 
-    data = load_synthetic(size=32, num_classes=10, train_images=4000, val_images=2000, test_images=10)
-    settings = EvalSettings()
-    ev = SupernetEvaluator(SuperNet(space), space, data, settings, device=device, progress=False)
-    archs = space.sample(np.random.default_rng(0), args.eval_archs)
-    start = time.perf_counter()
-    ev.evaluate(archs)
-    sec = (time.perf_counter() - start) / len(archs)
-    row = {"device": device.type, "recal_images": settings.recal_images, "val_images": settings.val_images,
-           "seconds_per_arch": sec, "archs_per_minute": 60 / sec, **environment()}
-    print(f"evaluator: {sec:.2f} s/arch ({60 / sec:.1f} archs/min) at recal {settings.recal_images} / "
-          f"val {settings.val_images}")
-    print("wrote", write_results(f"evaluator_throughput_{device.type}", [row]))
 
 
 if __name__ == "__main__":
