@@ -1,4 +1,4 @@
-"""Supernet training throughput vs the same arch trained stand-alone, and evaluator speed.
+"""Supernet training throughput vs the same arch trained stand-alone.
 
     python benchmarks/train_throughput.py [--device auto] [--batch 64] [--repeats 20]
 
