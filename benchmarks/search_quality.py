@@ -29,7 +29,7 @@ import pandas as pd
 
 from oneshot.evaluate.nasbench import NasBenchMacroEvaluator
 from oneshot.search import DEFAULTS, HypervolumeMeter, NASProblem, pareto_front, run_search
-from oneshot.search.io import write_csv, write_text
+from oneshot.io import write_csv, write_text
 from oneshot.search.pareto import objective_frame
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
+from ..io import atomic_write_text
 from ..space.space import SearchSpace
 from .keys import fixed_keys, is_noop_key, layer_keys
 from .profile import DeviceProfile
@@ -207,17 +206,7 @@ class LatencyLUT:
         for key in sorted(self.rows):
             r = self.rows[key]
             lines.append(f"{key},{r.median_ms!r},{r.p25!r},{r.p75!r},{r.n}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write("\n".join(lines) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(target, "\n".join(lines) + "\n")
         self.path = target
         return target
 

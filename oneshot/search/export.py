@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..space import Arch, CostModel, SearchSpace
-from .io import write_json
+from ..io import write_json
 
 SUBNET_FORMAT_VERSION = 1
 

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .io import save_figure
+from ..io import save_figure
 
 _SCALE = {"flops": (1e6, "FLOPs (M MACs)"), "params": (1e6, "params (M)"), "latency": (1.0, "latency")}
 

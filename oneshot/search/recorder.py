@@ -19,7 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .io import write_csv
+from ..io import write_csv
 from .pareto import HypervolumeMeter, pareto_front
 from .plot import plot_pareto
 from .problem import NASProblem

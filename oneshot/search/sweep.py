@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .io import write_csv
+from ..io import write_csv
 
 logger = logging.getLogger(__name__)
 

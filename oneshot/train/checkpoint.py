@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..io import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
 from ..space.space import SearchSpace
 
 FORMAT = "oneshot-checkpoint"
@@ -17,34 +16,6 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupted, or belongs to another space."""
-
-
-def atomic_write_bytes(path: "str | Path", write: Any) -> None:
-    """Write through a temp file in the same directory and rename it into place.
-
-    ``write`` is called with the open binary file. A crash mid-write leaves the old
-    file intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: "str | Path", text: str) -> None:
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
 def save_checkpoint(path: "str | Path", state: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from oneshot.evaluate import EvalCache, EvalSettings, SupernetEvaluator
+from oneshot.evaluate import EvalSettings, SupernetEvaluator
 from oneshot.sampling import UniformSampler
 from oneshot.supernet import SuperNet
 from oneshot.train import CheckpointError, Trainer, TrainSettings

@@ -4,7 +4,6 @@ BN statistics are frozen (train.freeze_bn) so the setting is exact in principle:
 gradient of the mean loss over the union batch is the mean of the per-rank gradients.
 (SyncBatchNorm would be the alternative, but PyTorch implements it for GPUs only.)
 """
-import os
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""Atomic file writes (temp file in the same folder + ``os.replace``)."""
+"""Atomic file writes (temp file in the same folder + ``os.replace``): a crash mid-write
+leaves the previous file intact. Every long job writes through here."""
 from __future__ import annotations
 
 import json
@@ -53,3 +54,16 @@ def save_figure(path: "str | Path", fig: Any, **kwargs: Any) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, **kwargs)
     return Path(path)
+
+
+def atomic_write_bytes(path: "str | Path", write: Any) -> None:
+    """Call ``write(f)`` on a binary temp file, fsync it, and rename it over ``path``."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path: "str | Path", text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
