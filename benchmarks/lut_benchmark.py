@@ -146,6 +146,9 @@ def write(name: str, rows: list[dict], merge_on: str | None = None) -> Path:
 
 
 def main() -> None:
+    from oneshot.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()  # as the oneshot CLI does: no per-tensor mmap (batch-32 activations page-fault otherwise)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profiles", default="cpu_2t,cpu_2t_b32")
     ap.add_argument("--n-archs", type=int, default=50)
