@@ -29,14 +29,6 @@ from oneshot.workflows.rank import RankOptions, rank
 register_configs()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets run fastest on one thread (several threads stall on a shared CPU); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make_cfg(app: str, *overrides: str):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

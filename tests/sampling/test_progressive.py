@@ -28,13 +28,6 @@ PHASES = [{"name": "largest", "dims": [], "epochs": 1, "lr": 0.1},
 SPE = 4  # 64 training images / batch 16: 4 steps per phase, expand starts at step 12
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def space() -> SearchSpace:

@@ -50,14 +50,6 @@ def randomise(net: nn.Module, seed: int = 0) -> None:
                 m.running_var.uniform_(0.5, 2.0, generator=g)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is as fast and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def space() -> SearchSpace:
