@@ -133,15 +133,6 @@ def flops_ideal_ratio(space, archs) -> tuple[int, float]:
     return 1 + len(prefixes) + len(archs), one_by_one / trie
 
 
-def to_channels_last(ev) -> None:
-    import torch
-
-    cl = torch.channels_last
-    ev.model.to(memory_format=cl)
-    ev._recal = [x.contiguous(memory_format=cl) for x in ev._recal]
-    ev._val = [(x.contiguous(memory_format=cl), y) for x, y in ev._val]
-
-
 def val_pass(ev, arch, batch: int, channels_last: bool) -> Timer:
     import torch
 
@@ -210,10 +201,9 @@ def run_variant(name: str, args) -> list[dict]:
     torch.manual_seed(0)
     model = load_supernet(args.checkpoint)[0] if args.checkpoint else SuperNet(space)
     data = load_data(args.data)
-    settings = EvalSettings(recal_images=args.recal_images, val_images=args.val_images)
+    settings = EvalSettings(recal_images=args.recal_images, val_images=args.val_images,
+                            channels_last=spec["channels_last"])
     ev = SupernetEvaluator(model, space, data, settings, device="cpu", progress=False)
-    if spec["channels_last"]:
-        to_channels_last(ev)
     base = {"variant": name, "channels_last": spec["channels_last"], "threads": torch.get_num_threads(),
             "data": data.name, "supernet": "checkpoint" if args.checkpoint else "random-init"}
     workloads = {"nsga2_gen2": list(dict.fromkeys(nsga2_batches(space)[1])),

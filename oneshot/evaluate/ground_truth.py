@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..data.tensors import ImageData
 from ..space.arch import Arch
 from ..space.space import SearchSpace
-from ..train.checkpoint import atomic_write_text
+from ..io import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -282,29 +282,20 @@ class PrefixSharingEvaluator(SupernetEvaluator):
     its numbers are those of the one-by-one path. The ``seconds`` stored per arch is the
     batch's wall time divided by its archs. Models without per-layer calls
     (:func:`supports_prefix_sharing`) are evaluated one by one. Under torchrun each rank
-    gets ``archs[rank::world]`` of the base class's split and shares prefixes within it.
+    gets a contiguous block of the sorted archs (the base class's split) and shares
+    prefixes within it. The memory format comes from ``EvalSettings.channels_last``
+    (part of the cache key).
 
     Args (beyond :class:`SupernetEvaluator`'s):
         memory_budget: bytes of cached path outputs allowed before the recal/val batches
             are chunked into several passes (nas_bench_macro at the default settings
             needs 1.14 GiB: one pass).
-        channels_last: ``None`` keeps the base class's choice (CUDA only); ``True`` also
-            on CPU, where it is 1.4-1.7x faster (benchmarks/results/evaluator_speed.md)
-            but not bitwise equal to contiguous results (the cache key does not record
-            the memory format -- nor the device, which already differs the same way).
     """
 
-    def __init__(self, *args, memory_budget: int = DEFAULT_MEMORY_BUDGET, channels_last: bool | None = None,
-                 **kwargs):
+    def __init__(self, *args, memory_budget: int = DEFAULT_MEMORY_BUDGET, **kwargs):
         super().__init__(*args, **kwargs)
         self.memory_budget = memory_budget
         self.last_run: PrefixRun | None = None
-        if channels_last is not None and channels_last != self.channels_last:
-            fmt = torch.channels_last if channels_last else torch.contiguous_format
-            self.channels_last = channels_last
-            self.model = self.model.to(memory_format=fmt)
-            self._recal = [x.contiguous(memory_format=fmt) for x in self._recal]
-            self._val = [(x.contiguous(memory_format=fmt), y) for x, y in self._val]
 
     def _compute(self, archs: list[Arch]) -> list[tuple[str, float, float, float]]:
         """``(arch, accuracy, loss, seconds)`` of the distinct, canonical, uncached ``archs``."""

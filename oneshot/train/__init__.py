@@ -1,6 +1,7 @@
 """Training: one loop for every sampler, checkpoints, BN recalibration, stand-alone runs."""
 from .bn import batchnorms, recalibrate_bn
-from .checkpoint import CheckpointError, atomic_write_text, file_hash, load_checkpoint, save_checkpoint
+from ..io import atomic_write_text
+from .checkpoint import CheckpointError, file_hash, load_checkpoint, save_checkpoint
 from .trainer import NonFiniteLossError, Trainer, TrainSettings
 
 __all__ = ["CheckpointError", "NonFiniteLossError", "TrainSettings", "Trainer", "atomic_write_text",

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..io import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+from ..io import atomic_write_bytes
 from ..space.space import SearchSpace
 
 FORMAT = "oneshot-checkpoint"

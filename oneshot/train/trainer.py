@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from .. import runtime
 from ..data.tensors import ImageData
 from ..sampling.base import Sampler
-from .checkpoint import atomic_write_text, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..io import atomic_write_text
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
 
 log = logging.getLogger(__name__)

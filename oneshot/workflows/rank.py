@@ -28,7 +28,7 @@ from .. import build, runtime
 from ..evaluate import ground_truth as gt
 from ..evaluate.ranking import PROXIES, proxy_scores, ranking_table, stratified_sample
 from ..space.space import SearchSpace
-from ..train.checkpoint import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,8 @@
 """Prefix-shared evaluation equals the one-by-one path (recalibrate whole path, then eval)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -24,15 +26,6 @@ def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:
             p.add_(0.2 * torch.randn(p.shape, generator=g))
     return net
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convs gain nothing from threads, and on a loaded 2-core box OpenMP's spin-waiting
-    threads make them 10-30x slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -187,10 +180,11 @@ def test_chunks_keep_order_and_budget(tiny_space):
 
 def test_channels_last_on_cpu_is_an_option(supernet, tiny_space, tiny_data):
     archs = random_archs(tiny_space, 4, seed=5)
-    ref = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, SETTINGS, device="cpu", progress=False)
+    ref = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, replace(SETTINGS, channels_last=False),
+                                 device="cpu", progress=False)
     ref_df = ref.evaluate(archs)
-    ev = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, SETTINGS, device="cpu", progress=False,
-                                channels_last=True)
+    ev = PrefixSharingEvaluator(supernet, tiny_space, tiny_data, replace(SETTINGS, channels_last=True),
+                                device="cpu", progress=False)
     assert ev.channels_last and ev._val[0][0].is_contiguous(memory_format=torch.channels_last)
     df = ev.evaluate(archs)
     assert np.allclose(df.loss, ref_df.loss, rtol=0, atol=1e-4)

@@ -3,7 +3,8 @@ import torch
 
 from oneshot.space import SearchSpace
 from oneshot.train import CheckpointError, load_checkpoint, save_checkpoint
-from oneshot.train.checkpoint import atomic_write_text, file_hash
+from oneshot.io import atomic_write_text
+from oneshot.train.checkpoint import file_hash
 
 
 def test_round_trip_with_weights_only(tiny_space, tmp_path):
@@ -45,7 +46,7 @@ def test_checkpoint_from_another_space_is_refused(tiny_space, tmp_path):
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
     path = tmp_path / "m.csv"
     atomic_write_text(path, "old")
-    from oneshot.train.checkpoint import atomic_write_bytes
+    from oneshot.io import atomic_write_bytes
 
     def broken(f):
         f.write(b"partial")
