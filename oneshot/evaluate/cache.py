@@ -33,7 +33,10 @@ class EvalCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a fresh file to WAL takes an exclusive lock and SQLite does not run the
+            # busy handler for it, so a second process opening the file at the same moment
+            # gets 'database is locked' at once: retry like any other write.
+            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._retry(lambda: self._conn.execute(_SCHEMA))
         except sqlite3.DatabaseError as e:

@@ -17,6 +17,28 @@ def _writer(path: str, worker: int, rounds: int) -> None:
     cache.close()
 
 
+def _open_together(path: str, barrier, worker: int) -> None:
+    barrier.wait()
+    cache = EvalCache(path)
+    cache.put_many("ckpt", "settings", [(f"w{worker}", 1.0, 0.1, 0.1)])
+    cache.close()
+
+
+def test_processes_opening_a_fresh_cache_at_once_all_succeed(tmp_path):
+    # Regression: switching a new file to WAL raised 'database is locked' in the loser of the race.
+    ctx = mp.get_context("spawn")
+    for trial in range(3):
+        path = str(tmp_path / f"fresh{trial}.sqlite")
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_open_together, args=(path, barrier, w)) for w in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        assert EvalCache(path).count("ckpt") == 4
+
+
 def test_two_processes_writing_one_cache_do_not_corrupt_it(tmp_path):
     path = str(tmp_path / "cache.sqlite")
     ctx = mp.get_context("spawn")
