@@ -35,7 +35,7 @@ from oneshot.workflows.rank import rank  # noqa: E402
 from oneshot.workflows.train import train_supernet  # noqa: E402
 
 FIDELITY = {
-    "cpu": ["train=cifar_cpu", "data.train_images=10000"],
+    "cpu": ["train=cifar_cpu"],
     "gpu": ["train=cifar_gpu"],
 }
 

@@ -1,7 +1,6 @@
 """Config -> objects: the one place that reads Hydra configs into library calls."""
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from .data import ImageData, build_data
 from .evaluate import EvalSettings
 from .paths import REPO_DIR
 from .sampling.base import Sampler
-from .sampling.registry import build_sampler
+from .sampling.registry import build_sampler, sampler_options
 from .space.space import SearchSpace
 from .train.trainer import TrainSettings
 
@@ -73,25 +72,12 @@ def sampler_from_config(cfg: DictConfig, space: SearchSpace) -> Sampler:
     opts = {k: v for k, v in plain(cfg.sampler).items() if v is not None and k != "name"}
     opts.setdefault("seed", cfg.train.seed)
     name = cfg.sampler.name
-    builder_opts = _accepted(name, space)
+    builder_opts = sampler_options(name)
     unknown = set(opts) - builder_opts if builder_opts is not None else set()
     if unknown:
         raise ValueError(f"sampler {name!r} does not take option(s) {sorted(unknown)}; it takes "
                          f"{sorted(builder_opts)}")
     return build_sampler(name, space, **opts)
-
-
-def _accepted(name: str, space: SearchSpace) -> set[str] | None:
-    from .sampling.registry import _BUILDERS, _load_optional
-
-    _load_optional()
-    builder = _BUILDERS.get(name)
-    if builder is None:
-        return None
-    params = inspect.signature(builder).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return {p for p in params if p != "space"}
 
 
 def train_settings(cfg: DictConfig) -> TrainSettings:

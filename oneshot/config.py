@@ -65,6 +65,7 @@ class SamplerSchema:
     flops_min: Optional[float] = None
     flops_max: Optional[float] = None
     max_tries: Optional[int] = None
+    canonical: Optional[bool] = None
     same_batch: Optional[bool] = None
     phases: Optional[List[Any]] = None
     sandwich: Optional[bool] = None

@@ -1,6 +1,7 @@
 """Build a sampler from its config name and options."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from ..space.space import SearchSpace
@@ -30,6 +31,18 @@ def _load_optional() -> None:
         from . import progressive  # noqa: F401
     except ImportError:
         pass
+
+
+def sampler_options(name: str) -> set[str] | None:
+    """Option names sampler ``name`` accepts (besides the space); None if unknown or open-ended."""
+    _load_optional()
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        return None
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return {p for p in params if p != "space"}
 
 
 def build_sampler(name: str, space: SearchSpace, **options: Any) -> Sampler:

@@ -12,20 +12,46 @@ from .base import SeededSampler, step_rng
 
 
 class UniformSampler(SeededSampler):
-    """One uniformly random single path per step (Guo et al., SPOS)."""
+    """One uniformly random single path per step (Guo et al., SPOS).
+
+    ``canonical=True`` draws uniformly over distinct *networks* instead of arch strings
+    (de-isomorphic sampling, Ning et al. 2021): strings that build the same network (a
+    no-op moved within its stage) are redrawn until canonical, which is the form every
+    evaluator and search scores. Plain uniform strings over-sample shallow networks (a
+    network with k no-ops in a stage has many strings) and train weights in positions no
+    evaluated network uses. Rejection sampling is bounded by ``max_tries`` per step.
+    """
 
     name = "uniform"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, archs_per_step: int = 1):
+    def __init__(self, space: SearchSpace, seed: int = 0, archs_per_step: int = 1, canonical: bool = False,
+                 max_tries: int = 10_000):
         super().__init__(seed)
         if archs_per_step < 1:
             raise ValueError(f"archs_per_step must be >= 1, got {archs_per_step}")
         self.space = space
         self.archs_per_step = archs_per_step
+        self.canonical = bool(canonical)
+        self.max_tries = int(max_tries)
 
     def step_archs(self, step: int) -> list[Arch]:
         rng = step_rng(self.seed, step)
-        return self.space.sample(rng, self.archs_per_step)
+        if not self.canonical:
+            return self.space.sample(rng, self.archs_per_step)
+        out: list[Arch] = []
+        tries, chunk = 0, 64
+        while len(out) < self.archs_per_step:
+            if tries >= self.max_tries:
+                raise RuntimeError(
+                    f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
+                    f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
+                    "sampler.canonical=false"
+                )
+            genomes = rng.integers(0, self.space.num_choices, (chunk, self.space.num_layers))
+            tries += chunk
+            keep = (self.space.canonical_batch(genomes) == genomes).all(axis=1)
+            out.extend(Arch(g) for g in genomes[keep])
+        return out[: self.archs_per_step]
 
 
 class FixedSampler(SeededSampler):
