@@ -1,15 +1,16 @@
 """How many images do BN recalibration and validation need? Tau and seconds per arch.
 
-    python benchmarks/evaluator_fidelity.py --checkpoint checkpoints/cifar_uniform.pt [--archs 100]
+    python benchmarks/evaluator_fidelity.py --checkpoint checkpoints/cifar_fair.pt [--archs 100] [--grid full]
 
 On one fixed CIFAR-10 supernet checkpoint (trained on the offline JPEG-decoded copy) and a
 seeded FLOPs-stratified sample of canonical nas_bench_macro archs, evaluate every arch with
-recalibration / validation sizes along a cross through the default (1000 / 2000):
-recal in {250, 500, 1000, 2000} at val 2000, and val in {500, 1000, 2000, 5000} at
-recal 1000 -- plus recal 2000 / val 5000 as the most faithful setting. For each:
-Kendall tau vs NAS-Bench-Macro (mean of 3 seeds), tau vs the 2000/2000 ranking, and
-evaluator seconds per arch (prefix-shared, this machine). Writes
-benchmarks/results/evaluator_fidelity.csv and .md.
+each recalibration / validation size of the grid: recal in {250, 500, 1000, 2000} x val in
+{500, 1000, 2000, 5000} (``--grid full``), or the cross through 1000 / 2000 (``--grid cross``).
+For each: Kendall tau vs NAS-Bench-Macro (its mean accuracy over seeds), tau vs the
+2000/2000 ranking, and evaluator wall seconds per arch (prefix-shared, this machine, run
+alone). Each setting's accuracies are kept in evaluator_fidelity_accuracies.csv, so an
+interrupted study resumes where it stopped. Writes benchmarks/results/evaluator_fidelity.csv
+and .md.
 """
 from __future__ import annotations
 
@@ -30,18 +31,24 @@ from oneshot.evaluate.ground_truth import nas_bench_macro_truth  # noqa: E402
 from oneshot.evaluate.prefix import PrefixSharingEvaluator  # noqa: E402
 from oneshot.evaluate.ranking import kendall_tau, proxy_scores, stratified_sample  # noqa: E402
 from oneshot.evaluate.supernet_evaluator import load_supernet  # noqa: E402
+from oneshot.io import write_csv  # noqa: E402
 from oneshot.paths import shared_data_dir  # noqa: E402
 
-GRID = [(250, 2000), (500, 2000), (1000, 2000), (2000, 2000), (1000, 500), (1000, 1000), (1000, 5000),
-        (2000, 5000)]
+RECAL, VAL = (250, 500, 1000, 2000), (500, 1000, 2000, 5000)
+GRIDS = {
+    "full": [(r, v) for r in RECAL for v in VAL],
+    "cross": [(r, 2000) for r in RECAL] + [(1000, v) for v in VAL if v != 2000] + [(2000, 5000)],
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/cifar_uniform.pt")
+    ap.add_argument("--checkpoint", default="checkpoints/cifar_fair.pt")
     ap.add_argument("--archs", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--train-images", type=int, default=10000, help="as the supernet was trained with")
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="full")
+    ap.add_argument("--train-images", type=int, default=None,
+                    help="as the supernet was trained with (default: all 45,000)")
     args = ap.parse_args()
     runtime.set_threads(args.threads)
     runtime.tune_cpu_allocator()
@@ -51,13 +58,27 @@ def main() -> None:
     archs = stratified_sample(space, args.archs, seed=0)
     truth = nas_bench_macro_truth(space).accuracy(archs)
     proxies = proxy_scores(space, archs)
+    store = RESULTS / "evaluator_fidelity_accuracies.csv"
+    done = pd.read_csv(store, dtype={"arch": str}) if store.exists() else pd.DataFrame()
+    if not done.empty and (done["checkpoint"].iloc[0] != args.checkpoint
+                           or list(done["arch"]) != [str(a) for a in archs]):
+        done = pd.DataFrame()  # another checkpoint or sample: start over
     results, rows = {}, []
-    for recal, val in GRID:
-        ev = PrefixSharingEvaluator(model, space, data, EvalSettings(recal_images=recal, val_images=val),
-                                    device="cpu", progress=False)
-        start = time.perf_counter()
-        acc = ev.evaluate(archs).accuracy.to_numpy()
-        sec = (time.perf_counter() - start) / len(archs)
+    for recal, val in GRIDS[args.grid]:
+        col = f"{recal}/{val}"
+        if col in done:
+            acc, sec = done[col].to_numpy(), float(done[f"{col} s"].iloc[0])
+        else:
+            ev = PrefixSharingEvaluator(model, space, data, EvalSettings(recal_images=recal, val_images=val),
+                                        device="cpu", progress=False)
+            start = time.perf_counter()
+            acc = ev.evaluate(archs).accuracy.to_numpy()
+            sec = (time.perf_counter() - start) / len(archs)
+            if done.empty:
+                done = pd.DataFrame({"checkpoint": args.checkpoint, "arch": [str(a) for a in archs]})
+            done[col], done[f"{col} s"] = acc, sec
+            RESULTS.mkdir(exist_ok=True)
+            write_csv(store, done)
         results[(recal, val)] = acc
         rows.append({"recal_images": recal, "val_images": val, "tau_vs_nas_bench_macro": kendall_tau(acc, truth),
                      "seconds_per_arch": sec})
