@@ -51,8 +51,10 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
 
 
 def use_channels_last(mode: str, device: torch.device) -> bool:
+    """``auto`` = on: NHWC pays on CUDA and on CPU alike (CIFAR supernet training on a 2-core
+    AVX-512 CPU: 0.152 vs 0.27 s per step of 64; evaluation: 1.4-1.7x per val pass)."""
     if mode == "auto":
-        return device.type == "cuda"
+        return device.type in ("cuda", "cpu")
     return bool(mode) and mode not in ("off", "false", "False")
 
 
