@@ -1,7 +1,7 @@
 """SPOS uniform sampling, unconstrained and within a FLOPs range."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -38,20 +38,30 @@ class UniformSampler(SeededSampler):
         rng = step_rng(self.seed, step)
         if not self.canonical:
             return self.space.sample(rng, self.archs_per_step)
-        out: list[Arch] = []
-        tries, chunk = 0, 64
-        while len(out) < self.archs_per_step:
-            if tries >= self.max_tries:
-                raise RuntimeError(
-                    f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
-                    f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
-                    "sampler.canonical=false"
-                )
-            genomes = rng.integers(0, self.space.num_choices, (chunk, self.space.num_layers))
-            tries += chunk
-            keep = (self.space.canonical_batch(genomes) == genomes).all(axis=1)
-            out.extend(Arch(g) for g in genomes[keep])
-        return out[: self.archs_per_step]
+        out = draw_accepted(rng, self.space, self.archs_per_step, self._is_canonical, self.max_tries)
+        if len(out) < self.archs_per_step:
+            raise RuntimeError(
+                f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
+                f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
+                "sampler.canonical=false"
+            )
+        return out
+
+    def _is_canonical(self, genomes: np.ndarray) -> np.ndarray:
+        return (self.space.canonical_batch(genomes) == genomes).all(axis=1)
+
+
+def draw_accepted(rng: np.random.Generator, space: SearchSpace, count: int,
+                  accept: Callable[[np.ndarray], np.ndarray], max_tries: int, chunk: int = 64) -> list[Arch]:
+    """Rejection sampling: uniform draws, in chunks, until ``count`` pass ``accept`` (a
+    vectorised ``(n, layers) -> bool mask``) or ``max_tries`` draws are spent (then fewer)."""
+    out: list[Arch] = []
+    tries = 0
+    while len(out) < count and tries < max_tries:
+        genomes = rng.integers(0, space.num_choices, (chunk, space.num_layers))
+        tries += chunk
+        out.extend(Arch(g) for g in genomes[accept(genomes)])
+    return out[:count]
 
 
 class FixedSampler(SeededSampler):
@@ -111,15 +121,9 @@ class UniformConstraintSampler(SeededSampler):
 
     def step_archs(self, step: int) -> list[Arch]:
         rng = step_rng(self.seed, step)
-        out: list[Arch] = []
-        chunk = 64
-        tries = 0
-        while len(out) < self.archs_per_step:
-            if tries >= self.max_tries:
-                raise RuntimeError(
-                    f"step {step}: no arch inside the FLOPs range after {self.max_tries} draws; widen the range"
-                )
-            genomes = rng.integers(0, self.space.num_choices, (chunk, self.space.num_layers))
-            tries += chunk
-            out.extend(Arch(g) for g in genomes[self._inside(genomes)])
-        return out[: self.archs_per_step]
+        out = draw_accepted(rng, self.space, self.archs_per_step, self._inside, self.max_tries)
+        if len(out) < self.archs_per_step:
+            raise RuntimeError(
+                f"step {step}: no arch inside the FLOPs range after {self.max_tries} draws; widen the range"
+            )
+        return out
