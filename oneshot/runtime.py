@@ -51,10 +51,11 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
 
 
 def use_channels_last(mode: str, device: torch.device) -> bool:
-    """``auto`` = on: NHWC pays on CUDA and on CPU alike (CIFAR supernet training on a 2-core
-    AVX-512 CPU: 0.152 vs 0.27 s per step of 64; evaluation: 1.4-1.7x per val pass)."""
+    """``auto`` = CUDA only. NHWC also pays on CPU (CIFAR supernet training on a 2-core AVX-512
+    CPU: 0.152 vs 0.27 s per step of 64) and the CPU recipes turn it on, but a 2-process gloo
+    run aborted with it, so CPU default stays NCHW until that is understood."""
     if mode == "auto":
-        return device.type in ("cuda", "cpu")
+        return device.type == "cuda"
     return bool(mode) and mode not in ("off", "false", "False")
 
 
