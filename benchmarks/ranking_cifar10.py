@@ -15,7 +15,7 @@ on the same sample. No setting here was tuned on this sample.
 
 CPU fidelity: all 45,000 training images, 20 epochs of batch 64 (conf/train/cifar_cpu.yaml).
 GPU fidelity: all 45,000 training images, 100 epochs (conf/train/cifar_gpu.yaml).
-Writes benchmarks/results/ranking_cifar10.csv and .md.
+Writes benchmarks/results/ranking_cifar10_<fidelity>.csv and .md (rows of other samplers kept).
 """
 from __future__ import annotations
 

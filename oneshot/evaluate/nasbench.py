@@ -99,5 +99,5 @@ def _to_frame(raw: dict, space: SearchSpace) -> pd.DataFrame:
         raise ValueError(f"NAS-Bench-Macro table has {len(frame)} entries, space {space.name!r} has "
                          f"{space.size} archs: is this the CIFAR-10 table?")
     genomes = np.array([[int(c) for c in k] for k in frame.index], dtype=np.int64)
-    frame["canonical"] = (space.canonical_batch(genomes) == genomes).all(axis=1)
+    frame["canonical"] = space.is_canonical_batch(genomes)
     return frame

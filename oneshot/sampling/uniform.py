@@ -38,7 +38,7 @@ class UniformSampler(SeededSampler):
         rng = step_rng(self.seed, step)
         if not self.canonical:
             return self.space.sample(rng, self.archs_per_step)
-        out = draw_accepted(rng, self.space, self.archs_per_step, self._is_canonical, self.max_tries)
+        out = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch, self.max_tries)
         if len(out) < self.archs_per_step:
             raise RuntimeError(
                 f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
@@ -46,9 +46,6 @@ class UniformSampler(SeededSampler):
                 "sampler.canonical=false"
             )
         return out
-
-    def _is_canonical(self, genomes: np.ndarray) -> np.ndarray:
-        return (self.space.canonical_batch(genomes) == genomes).all(axis=1)
 
 
 def draw_accepted(rng: np.random.Generator, space: SearchSpace, count: int,

@@ -258,6 +258,11 @@ class SearchSpace:
     def is_canonical(self, arch: Sequence[int]) -> bool:
         return tuple(self.canonical(arch)) == tuple(arch)
 
+    def is_canonical_batch(self, genomes: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`is_canonical`: a bool mask over the rows of ``genomes``."""
+        genomes = np.asarray(genomes, dtype=np.int64)
+        return (self.canonical_batch(genomes) == genomes).all(axis=1)
+
     def canonical_archs(self, limit: int = 1_000_000) -> list[Arch]:
         """All distinct networks (one canonical arch each), for small spaces."""
         return [a for a in self.enumerate(limit) if self.is_canonical(a)]

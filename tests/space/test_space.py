@@ -38,6 +38,8 @@ def test_canonical_batch_matches_scalar():
     batch = space.canonical_batch(genomes)
     for g, c in zip(genomes, batch):
         assert tuple(space.canonical(g)) == tuple(c)
+    mask = space.is_canonical_batch(genomes)
+    assert list(mask) == [space.is_canonical(g) for g in genomes] and 0 < mask.sum() < len(genomes)
 
 
 def test_sampling_is_uniform_and_seeded():
