@@ -8,7 +8,8 @@ evaluates each through :class:`SupernetEvaluator` (its cache, BN recalibration p
 * ``ranking.csv`` -- arch, supernet accuracy, ground truth, flops, params, non_identity, ranks,
 * ``ranking_summary.csv`` -- one row per predictor (supernet and the free proxies):
   Kendall tau with bootstrap CI, Spearman rho, top-k overlap, precision@k, regret@k,
-* ``ranking_summary.json`` -- the same plus the run's settings,
+* ``ranking_summary.json`` -- the same plus the run's settings and ``vs_best_proxy``: the
+  supernet's tau gain over the best free proxy with a paired bootstrap CI,
 * ``kendall.png`` -- supernet accuracy against ground truth, tau in the title.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .. import build, runtime
 from ..evaluate import ground_truth as gt
-from ..evaluate.ranking import PROXIES, proxy_scores, ranking_table, stratified_sample
+from ..evaluate.ranking import PROXIES, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
 
@@ -178,12 +179,16 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     table = ranking_table(scores, frame["ground_truth"].to_numpy(), top_k=opts.top_k, relevant=opts.precision_top,
                           bootstrap=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
     main = table.iloc[0].to_dict()
+    best = table.iloc[1:].sort_values("tau", ascending=False).iloc[0]["predictor"]
+    vs_best = paired_tau_gain(scores["supernet"], scores[best], frame["ground_truth"].to_numpy(),
+                              opts.bootstrap, opts.confidence, opts.sample_seed)
     summary = {
         "checkpoint": str(ckpt), "space": space.name, "data": cfg.data.name, "ground_truth": truth.name,
         "recalibrate": bool(cfg.evaluator.recalibrate), "n": len(frame),
         **{k: _clean(v) for k, v in main.items() if k != "predictor"},
         "proxies": {row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
                     for row in table.iloc[1:].to_dict("records")},
+        "vs_best_proxy": {"proxy": best, **{k: _clean(v) for k, v in vs_best.items()}},
         "options": asdict(opts), "evaluator": build.plain(cfg.evaluator), "notes": notes,
         "evaluated": int(evaluator.stats["computed"]), "cache_hits": int(evaluator.stats["cache_hits"]),
     }
@@ -199,6 +204,8 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
              main["tau"], main["tau_ci_low"], main["tau_ci_high"], main["rho"], main["top_k"],
              main["top_k_overlap"], len(frame),
              ", ".join(f"{r.predictor} {r.tau:.3f}" for r in table.iloc[1:].itertuples()))
+    log.info("tau gain over the best proxy (%s): %+.3f, paired bootstrap CI [%+.3f, %+.3f]",
+             best, vs_best["gain"], vs_best["ci_low"], vs_best["ci_high"])
     return RankResult(frame, table, summary, out_dir, space)
 
 

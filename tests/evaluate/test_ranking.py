@@ -16,7 +16,7 @@ from scipy import stats
 from oneshot.config import register_configs
 from oneshot.data import load_synthetic
 from oneshot.evaluate import ground_truth as gt
-from oneshot.evaluate.ranking import (bootstrap_tau, canonical_pool, kendall_tau, non_identity_layers,
+from oneshot.evaluate.ranking import (bootstrap_tau, paired_tau_gain, canonical_pool, kendall_tau, non_identity_layers,
                                       op_preference, precision_at_k, proxy_scores, ranking_metrics, regret_at_k,
                                       spearman_rho, stratified_sample, top_k_overlap)
 from oneshot.paths import conf_dir
@@ -79,6 +79,24 @@ def test_bootstrap_ci_contains_the_estimate_and_is_seeded():
     assert bootstrap_tau(pred, truth, resamples=300, seed=8) != (lo, hi)
     narrow = bootstrap_tau(pred, truth, resamples=300, confidence=0.5, seed=7)
     assert lo <= narrow[0] and narrow[1] <= hi
+
+
+def test_paired_tau_gain_is_tighter_than_two_separate_intervals_and_signs_the_comparison():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=80)
+    good = truth + rng.normal(scale=0.5, size=80)
+    worse = good + np.random.default_rng(1).normal(scale=0.35, size=80)  # good's errors plus its own
+    g = paired_tau_gain(good, worse, truth, resamples=400, seed=3)
+    assert g["gain"] == pytest.approx(kendall_tau(good, truth) - kendall_tau(worse, truth))
+    assert g["ci_low"] < g["gain"] < g["ci_high"]
+    assert g["ci_low"] > 0 and g["p_not_better"] < 0.025  # clearly better, and the test sees it
+    (lo_a, hi_a), (lo_b, hi_b) = bootstrap_tau(good, truth, 400, seed=3), bootstrap_tau(worse, truth, 400, seed=3)
+    assert lo_a < hi_b  # the separate intervals overlap: only the paired one separates them
+    assert g["ci_high"] - g["ci_low"] < (hi_a - lo_a)
+    swapped = paired_tau_gain(worse, good, truth, resamples=400, seed=3)
+    assert swapped["gain"] == pytest.approx(-g["gain"]) and swapped["p_not_better"] > 0.975
+    same = paired_tau_gain(good, good, truth, resamples=50)
+    assert same["gain"] == 0 and same["p_not_better"] == 1
 
 
 # ------------------------------------------------------------------ sample and proxies
