@@ -6,10 +6,11 @@ On one fixed CIFAR-10 supernet checkpoint (trained on the offline JPEG-decoded c
 seeded FLOPs-stratified sample of canonical nas_bench_macro archs, evaluate every arch with
 each recalibration / validation size of the grid: recal in {250, 500, 1000, 2000} x val in
 {500, 1000, 2000, 5000} (``--grid full``), or the cross through 1000 / 2000 (``--grid cross``).
-For each: Kendall tau vs NAS-Bench-Macro (its mean accuracy over seeds), tau vs the
-2000/2000 ranking, and evaluator wall seconds per arch (prefix-shared, this machine, run
-alone). Each setting's accuracies are kept in evaluator_fidelity_accuracies.csv, so an
-interrupted study resumes where it stopped. Writes benchmarks/results/evaluator_fidelity.csv
+For each: Kendall tau vs NAS-Bench-Macro (its mean accuracy over seeds), its difference
+from the 2000/2000 setting's tau with a paired bootstrap CI, tau vs the 2000/2000 ranking,
+and evaluator wall seconds per arch (prefix-shared, this machine, run alone). Each
+setting's accuracies are kept in evaluator_fidelity_accuracies.csv, so an interrupted
+study resumes where it stopped. Writes benchmarks/results/evaluator_fidelity.csv
 and .md.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from oneshot.data import load_arrays  # noqa: E402
 from oneshot.evaluate import EvalSettings  # noqa: E402
 from oneshot.evaluate.ground_truth import nas_bench_macro_truth  # noqa: E402
 from oneshot.evaluate.prefix import PrefixSharingEvaluator  # noqa: E402
-from oneshot.evaluate.ranking import kendall_tau, proxy_scores, stratified_sample  # noqa: E402
+from oneshot.evaluate.ranking import kendall_tau, paired_tau_gain, proxy_scores, stratified_sample  # noqa: E402
 from oneshot.evaluate.supernet_evaluator import load_supernet  # noqa: E402
 from oneshot.io import write_csv  # noqa: E402
 from oneshot.paths import shared_data_dir  # noqa: E402
@@ -85,7 +86,10 @@ def main() -> None:
         print(rows[-1])
     ref = results[(2000, 2000)]
     for row in rows:
-        row["tau_vs_2000_2000"] = kendall_tau(results[(row["recal_images"], row["val_images"])], ref)
+        acc = results[(row["recal_images"], row["val_images"])]
+        row["tau_vs_2000_2000"] = kendall_tau(acc, ref)
+        gain = paired_tau_gain(acc, ref, truth, seed=0)  # same resampled archs for both settings
+        row.update(gain_vs_2000_2000=gain["gain"], gain_ci_low=gain["ci_low"], gain_ci_high=gain["ci_high"])
     for name, score in proxies.items():
         rows.append({"recal_images": None, "val_images": None, "proxy": name,
                      "tau_vs_nas_bench_macro": kendall_tau(score, truth)})
@@ -95,12 +99,14 @@ def main() -> None:
     frame["checkpoint"] = args.checkpoint
     RESULTS.mkdir(exist_ok=True)
     frame.to_csv(RESULTS / "evaluator_fidelity.csv", index=False)
-    md = ["| recal images | val images | tau vs NAS-Bench-Macro | tau vs 2000/2000 | s / arch |", "|---:|---:|---:|---:|---:|"]
+    md = ["| recal images | val images | tau vs NAS-Bench-Macro | minus 2000/2000's [paired 95 % CI] "
+          "| tau vs 2000/2000 ranking | s / arch |", "|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("proxy"):
-            md.append(f"| proxy: {r['proxy']} | | {r['tau_vs_nas_bench_macro']:.3f} | | 0 |")
+            md.append(f"| proxy: {r['proxy']} | | {r['tau_vs_nas_bench_macro']:.3f} | | | 0 |")
         else:
             md.append(f"| {r['recal_images']} | {r['val_images']} | {r['tau_vs_nas_bench_macro']:.3f} | "
+                      f"{r['gain_vs_2000_2000']:+.3f} [{r['gain_ci_low']:+.3f}, {r['gain_ci_high']:+.3f}] | "
                       f"{r['tau_vs_2000_2000']:.3f} | {r['seconds_per_arch']:.2f} |")
     (RESULTS / "evaluator_fidelity.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

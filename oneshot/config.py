@@ -82,7 +82,7 @@ class TrainSchema(TrainSettings):
 @dataclass
 class EvaluatorSchema:
     kind: str = "supernet"  # supernet | nas_bench_macro (ground-truth table lookup)
-    recal_images: int = 1000
+    recal_images: int = 500
     val_images: int = 2000
     batch_size: int = 500
     recal_batch_size: int = 100

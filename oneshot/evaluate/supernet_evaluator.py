@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class EvalSettings:
     """Everything that changes an evaluation's result (part of the cache key)."""
 
-    recal_images: int = 1000
+    recal_images: int = 500
     val_images: int = 2000
     batch_size: int = 500
     recal_batch_size: int = 100

@@ -254,6 +254,10 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     assert summary["proxies"]["flops"]["tau"] == pytest.approx(kendall_tau(frame.flops, frame.ground_truth))
     assert set(summary["proxies"]) == {"flops", "params", "non_identity"}
     assert summary["n"] == 12 and summary["top_k"] == 4 and summary["space"] == "tiny"
+    best = max(summary["proxies"], key=lambda k: summary["proxies"][k]["tau"])
+    vs = summary["vs_best_proxy"]
+    assert vs["proxy"] == best and vs["gain"] == pytest.approx(summary["tau"] - summary["proxies"][best]["tau"])
+    assert vs["ci_low"] <= vs["ci_high"] and 0 <= vs["p_not_better"] <= 1
     table = pd.read_csv(out / "ranking_summary.csv")
     assert list(table.predictor) == ["supernet", "flops", "params", "non_identity"]
     assert (out / "kendall.png").stat().st_size > 1000 and (out / "sample.csv").is_file()
