@@ -4,8 +4,9 @@
 
 On ``nas_bench_macro`` with a randomly initialised supernet (or ``--checkpoint``) and
 the real CIFAR-10 copy (``../shared/data/cifar10/cifar10_from_jpeg.npz``; synthetic
-CIFAR-shaped data if it is absent), at the default :class:`EvalSettings` (recal 1000
-images in batches of 100, val 2000 in batches of 500), it measures seconds per arch of
+CIFAR-shaped data if it is absent), at the default :class:`EvalSettings` (recal 500
+images in batches of 100, val 2000 in batches of 500; ``--recal-images`` / ``--val-images``
+change them), it measures seconds per arch of
 
 * ``one_by_one``: ``SupernetEvaluator._measure`` (recalibrate the whole path, eval),
   on ``--obo-sample`` archs of the workload (its cost per arch does not depend on the
@@ -266,7 +267,7 @@ def write_markdown(df, path: Path) -> None:
     lines = ["# Evaluator speed (CPU)", "",
              f"`python benchmarks/evaluator_speed.py --threads {int(first.threads)}` -- nas_bench_macro, "
              f"{first.supernet} supernet, data `{first.data}`, EvalSettings recal {int(first.recal_images)} images "
-             f"/ batch 100, val {int(first.val_images)} / batch 500 (the defaults are 1000 / 2000), torch "
+             f"/ batch 100, val {int(first.val_images)} / batch 500, torch "
              f"{first.torch}, {first.cores} cores, {int(first.threads)} threads, OMP_WAIT_POLICY=PASSIVE, "
              f"{first.date}, load average {first.load_start} at start / {first.load_end} at end. The machine is "
              "shared: `cpu s` (user + sys of the process) is the number to read; wall ~= cpu here means the "
@@ -354,8 +355,9 @@ def main() -> None:
     ap.add_argument("--variants", default="baseline,tuned")
     ap.add_argument("--workloads", default="nsga2_gen2,random100")
     ap.add_argument("--val-batches", type=int, nargs="+", default=[100, 500, 2000])
-    ap.add_argument("--recal-images", type=int, default=1000)
-    ap.add_argument("--val-images", type=int, default=2000)
+    from oneshot.evaluate import EvalSettings
+    ap.add_argument("--recal-images", type=int, default=EvalSettings().recal_images)
+    ap.add_argument("--val-images", type=int, default=EvalSettings().val_images)
     ap.add_argument("--max-archs", type=int, default=0, help="cap each workload (0: all; for smoke runs)")
     ap.add_argument("--data", choices=["auto", "cifar", "synthetic"], default="auto")
     ap.add_argument("--checkpoint", default=None, help="a nas_bench_macro supernet checkpoint (default: random init)")
