@@ -121,8 +121,7 @@ def main() -> None:
             "train_minutes", "rank_minutes"]
     md = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in frame.to_dict("records"):
-        md.append("| " + " | ".join(f"{r.get(c, float('nan')):.3f}" if isinstance(r.get(c, float("nan")), float)
-                                    else str(r[c]) for c in cols) + " |")
+        md.append("| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
     (RESULTS / f"ranking_cifar10_{args.fidelity}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -103,14 +103,23 @@ def bootstrap_tau(pred: Sequence[float], truth: Sequence[float], resamples: int 
         return float("nan"), float("nan")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence} must be in (0, 1)")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(p), size=(resamples, len(p)))
-    taus = np.array([stats.kendalltau(p[i], t[i]).statistic for i in idx], dtype=np.float64)
-    taus = taus[np.isfinite(taus)]
+    taus = _bootstrap(len(p), lambda i: stats.kendalltau(p[i], t[i]).statistic, resamples, seed)
     if len(taus) == 0:
         return float("nan"), float("nan")
+    return _percentile_ci(taus, confidence)
+
+
+def _bootstrap(n: int, statistic, resamples: int, seed: int) -> np.ndarray:
+    """``statistic(idx)`` on ``resamples`` seeded resamples (with replacement) of n items; finite values only."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    values = np.array([statistic(i) for i in idx], dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+def _percentile_ci(values: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(taus, [alpha, 1 - alpha])
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
     return float(lo), float(hi)
 
 
@@ -131,15 +140,13 @@ def paired_tau_gain(pred: Sequence[float], baseline: Sequence[float], truth: Seq
     out = {"gain": gain, "ci_low": float("nan"), "ci_high": float("nan"), "p_not_better": float("nan")}
     if resamples < 1:
         return out
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(p), size=(resamples, len(p)))
-    gains = np.array([stats.kendalltau(p[i], t[i]).statistic - stats.kendalltau(b[i], t[i]).statistic
-                      for i in idx], dtype=np.float64)
-    gains = gains[np.isfinite(gains)]
+    def gain_on(i: np.ndarray) -> float:
+        return stats.kendalltau(p[i], t[i]).statistic - stats.kendalltau(b[i], t[i]).statistic
+
+    gains = _bootstrap(len(p), gain_on, resamples, seed)
     if len(gains):
-        alpha = (1 - confidence) / 2
-        lo, hi = np.quantile(gains, [alpha, 1 - alpha])
-        out.update(ci_low=float(lo), ci_high=float(hi), p_not_better=float(np.mean(gains <= 0)))
+        lo, hi = _percentile_ci(gains, confidence)
+        out.update(ci_low=lo, ci_high=hi, p_not_better=float(np.mean(gains <= 0)))
     return out
 
 
