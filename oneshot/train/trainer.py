@@ -18,7 +18,7 @@ from .. import runtime
 from ..data.tensors import ImageData
 from ..sampling.base import Sampler
 from ..io import atomic_write_text
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import NonFiniteCheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,15 @@ class Trainer:
         if self.checkpoint_path is None or not self.dist.is_main:
             self.last_saved_step = self.step
             return
-        save_checkpoint(self.checkpoint_path, self.state_dict())
+        try:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+        except NonFiniteCheckpointError as e:  # a finite loss can still leave inf weights or BN statistics
+            kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
+                    if self.last_saved_step is not None else "no checkpoint was written")
+            raise NonFiniteCheckpointError(
+                f"step {self.step}: {len(e.tensors)} tensor(s) became NaN/inf (first: {e.tensors[0]}), so "
+                f"nothing was saved; {kept}. Lower train.lr, keep train.grad_clip on, or check the data",
+                e.tensors) from None
         self.last_saved_step = self.step
         log.debug("saved %s at step %d", self.checkpoint_path, self.step)
 

@@ -4,7 +4,7 @@ import torch
 from oneshot.space import SearchSpace
 from oneshot.train import CheckpointError, load_checkpoint, save_checkpoint
 from oneshot.io import atomic_write_text
-from oneshot.train.checkpoint import file_hash
+from oneshot.train.checkpoint import NonFiniteCheckpointError, content_checksum, file_hash
 
 
 def test_round_trip_with_weights_only(tiny_space, tmp_path):
@@ -63,3 +63,62 @@ def test_file_hash_changes_with_content(tmp_path):
     a.write_bytes(b"1")
     b.write_bytes(b"2")
     assert file_hash(a) != file_hash(b) and file_hash(a) == file_hash(a)
+
+
+def _state(space, **model):
+    return {"space": space.to_config(), "model": model or {"w": torch.arange(1000, dtype=torch.float32)}}
+
+
+@pytest.mark.parametrize("where", ["model", "optimizer", "buffer"])
+def test_non_finite_state_is_never_written(tiny_space, tmp_path, where):
+    path = tmp_path / "a.pt"
+    save_checkpoint(path, _state(tiny_space))
+    before = path.read_bytes()
+    bad = {"model": {"w": torch.tensor([1.0, float("nan")])},
+           "optimizer": {"state": {0: {"momentum_buffer": torch.tensor([float("inf")])}}},
+           "buffer": {"bn.running_var": torch.tensor([float("-inf")])}}[where]
+    with pytest.raises(NonFiniteCheckpointError, match="refusing to write .*a.pt.*NaN/inf"):
+        save_checkpoint(path, {**_state(tiny_space), where: bad})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+
+
+def test_non_finite_checkpoint_is_refused_on_load(tiny_space, tmp_path):
+    # a file written before the check (plain torch.save of a poisoned state) is refused by name
+    path = tmp_path / "poisoned.pt"
+    torch.save({"format": "oneshot-checkpoint", "version": 1, **_state(tiny_space, w=torch.full((3,), float("nan")))},
+               path)
+    with pytest.raises(NonFiniteCheckpointError, match=r"poisoned.pt has non-finite weights: 1 tensor\(s\) \(model.w\)"):
+        load_checkpoint(path)
+
+
+def _flip_byte_in_tensor_data(path, marker: bytes) -> None:
+    data = bytearray(path.read_bytes())
+    at = data.find(marker)
+    assert at > 0, "tensor bytes not found in the file"
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_in_tensor_data_is_refused(tiny_space, tmp_path):
+    path = tmp_path / "a.pt"
+    w = torch.arange(1000, dtype=torch.float32) + 0.5
+    save_checkpoint(path, _state(tiny_space, w=w))
+    _flip_byte_in_tensor_data(path, w[500:502].numpy().tobytes())
+    with pytest.raises(CheckpointError, match="a.pt is corrupted: its tensors do not match the checksum"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_without_checksum_still_loads_with_a_warning(tiny_space, tmp_path, caplog):
+    path = tmp_path / "old.pt"
+    torch.save({"format": "oneshot-checkpoint", "version": 1, **_state(tiny_space)}, path)
+    with caplog.at_level("WARNING", logger="oneshot.train.checkpoint"):
+        state = load_checkpoint(path, tiny_space)
+    assert torch.equal(state["model"]["w"], torch.arange(1000, dtype=torch.float32))
+    assert "no content checksum" in caplog.text
+
+
+def test_checksum_covers_plain_values_too(tiny_space, tmp_path):
+    a = {"format": "oneshot-checkpoint", **_state(tiny_space), "train": {"step": 3}}
+    b = {**a, "train": {"step": 4}}
+    assert content_checksum(a) != content_checksum(b) and content_checksum(a) == content_checksum(dict(a))

@@ -7,6 +7,7 @@ import torch
 from oneshot.sampling import FairSampler, FixedSampler, UniformSampler
 from oneshot.supernet import SubNet, SuperNet
 from oneshot.train import NonFiniteLossError, Trainer, TrainSettings, load_checkpoint
+from oneshot.train.checkpoint import NonFiniteCheckpointError
 
 
 def _trainer(space, data, tmp_path, sampler=None, name="ck.pt", **settings):
@@ -75,6 +76,28 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tiny_space, t
     with pytest.raises(NonFiniteLossError, match=r"step 2: loss is nan .* last good checkpoint .* \(step 2\) is kept"):
         t.fit()
     assert (tmp_path / "ck.pt").read_bytes() == saved
+
+
+def _all_finite(state) -> bool:
+    if isinstance(state, dict):
+        return all(_all_finite(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return all(_all_finite(v) for v in state)
+    return not (isinstance(state, torch.Tensor) and state.is_floating_point()) or bool(torch.isfinite(state).all())
+
+
+@pytest.mark.parametrize("grad_clip", [5.0, None])
+def test_diverging_run_never_writes_a_non_finite_checkpoint(tiny_space, tiny_data, tmp_path, grad_clip):
+    # issue 14: lr=1e9 made the step-4 checkpoint hold inf weights while being reported as "good"
+    t = _trainer(tiny_space, tiny_data, tmp_path, lr=1e9, checkpoint_every=1, max_steps=20, grad_clip=grad_clip)
+    with pytest.raises((NonFiniteLossError, NonFiniteCheckpointError), match="is kept|no checkpoint was written"):
+        t.fit()
+    path = tmp_path / "ck.pt"
+    assert path.exists() and t.last_saved_step is not None and t.last_saved_step <= t.step
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert _all_finite(state)
+    assert state["train"]["step"] == t.last_saved_step
+    load_checkpoint(path, tiny_space)  # the kept file is usable
 
 
 def test_standalone_training_uses_the_same_loop(tiny_space, tiny_data, tmp_path):
