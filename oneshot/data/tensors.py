@@ -8,6 +8,7 @@ exactly the batches an uninterrupted run would have seen.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -43,6 +44,15 @@ class Split:
 
     def subset(self, index: torch.Tensor) -> "Split":
         return Split(self.x[index], self.y[index])
+
+    def digest(self) -> str:
+        """sha256 of the images and labels (shape, order and every byte): the identity of this data."""
+        h = hashlib.sha256()
+        for t in (self.x, self.y):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+        return h.hexdigest()
 
 
 @dataclass

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import runtime
-from ..data.tensors import ImageData
+from ..data.tensors import ImageData, Split
 from ..space.costs import CostModel
 from ..space.space import SearchSpace
 from ..supernet import build_supernet
@@ -43,9 +43,18 @@ class EvalSettings:
     recalibrate: bool = True
     channels_last: bool = True  # pays on CPU too (1.4-1.7x per val pass, benchmarks/evaluator_speed.py)
 
-    def key(self, data_name: str) -> str:
-        blob = json.dumps({**asdict(self), "data": data_name}, sort_keys=True)
+    def key(self, data_name: str, data_id: str = "") -> str:
+        """Cache key of these settings on the data identified by ``data_id`` (see :func:`data_identity`)."""
+        blob = json.dumps({**asdict(self), "data": data_name, "data_id": data_id}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def data_identity(data: ImageData, recal: Split, val: Split) -> str:
+    """Content hash of exactly what an accuracy is computed from: the recalibration and validation
+    images and labels (so source, split, seed and sizes all count) and the normalisation."""
+    blob = json.dumps({"recal": recal.digest(), "val": val.digest(), "mean": list(map(float, data.mean)),
+                       "std": list(map(float, data.std))}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def canonical_archs(space: SearchSpace, archs: Sequence[Sequence[int]]) -> list[Arch]:
@@ -87,18 +96,17 @@ class SupernetEvaluator:
         self.data = data.to(self.device)
         self.costs = CostModel(space)
         self.checkpoint_id = checkpoint_id
-        self.settings_key = settings.key(data.name)
         self.cache = EvalCache(cache) if isinstance(cache, (str, Path)) else cache
         self.channels_last = settings.channels_last
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self._recal = [x for x, _ in self._split_batches(self.data.fixed_train_subset(settings.recal_images,
-                                                                                      settings.seed),
-                                                         settings.recal_batch_size)]
+        recal = self.data.fixed_train_subset(settings.recal_images, settings.seed)
         split = getattr(self.data, settings.split)
         n = min(settings.val_images, len(split))
-        self._val = list(self._split_batches(split.subset(torch.arange(n, device=split.x.device)),
-                                             settings.batch_size))
+        val = split.subset(torch.arange(n, device=split.x.device))
+        self.settings_key = settings.key(data.name, data_identity(self.data, recal, val))
+        self._recal = [x for x, _ in self._split_batches(recal, settings.recal_batch_size)]
+        self._val = list(self._split_batches(val, settings.batch_size))
         self.stats = {"requested": 0, "cache_hits": 0, "computed": 0, "seconds": 0.0}
         self.dist = DistContext.current()
 

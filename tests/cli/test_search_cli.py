@@ -53,6 +53,16 @@ def test_search_reuses_the_shared_cache(make_cfg, tiny_checkpoint, tmp_path):
     assert again.cache_hit_rate.iloc[-1] == 1.0
 
 
+def test_search_on_another_data_seed_is_not_served_the_first_seeds_accuracies(make_cfg, tiny_checkpoint, tmp_path):
+    # issue 14: data.seed=5 was served accuracies computed on the seed-0 validation split
+    args = [*TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite",
+            "evaluator=quick", "search.pop_size=6", "search.generations=2", "runtime.progress=false"]
+    run_search_from_config(make_cfg("search", *args), tmp_path / "seed0")
+    run_search_from_config(make_cfg("search", *args, "data.seed=5"), tmp_path / "seed5")
+    history = pd.read_csv(tmp_path / "seed5" / "history.csv")
+    assert history.cache_hit_rate.iloc[-1] == 0.0
+
+
 def test_infeasible_constraint_is_refused_before_any_evaluation(make_cfg, tiny_checkpoint, tmp_path):
     cfg = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "constraint.flops_max=5e4",
                    f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")

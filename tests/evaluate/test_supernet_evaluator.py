@@ -1,5 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
+
+from oneshot.data import load_synthetic
 
 from oneshot.evaluate import EvalSettings, SupernetEvaluator
 from oneshot.sampling import UniformSampler
@@ -48,6 +52,26 @@ def test_cache_is_shared_across_evaluators_and_keyed_by_settings(checkpoint, tin
                                               EvalSettings(**{**SETTINGS.__dict__, "recal_images": 32}),
                                               cache=cache, device="cpu", progress=False)
     assert not other.evaluate(archs).cached.any()
+
+
+def test_cache_key_covers_the_data_actually_used(checkpoint, tiny_data, tmp_path):
+    # same dataset name, settings and sizes; only the validation images differ
+    cache = tmp_path / "c.sqlite"
+    archs = [(1, 2, 1, 2, 1), (2, 2, 2, 2, 2)]
+    first = SupernetEvaluator.from_checkpoint(checkpoint, tiny_data, SETTINGS, cache=cache, device="cpu",
+                                              progress=False)
+    first.evaluate(archs)
+    other_val = dataclasses.replace(tiny_data, val=tiny_data.train.subset(torch.arange(len(tiny_data.val))))
+    other = SupernetEvaluator.from_checkpoint(checkpoint, other_val, SETTINGS, cache=cache, device="cpu",
+                                              progress=False)
+    assert other.settings_key != first.settings_key
+    assert not other.evaluate(archs).cached.any()
+    reseeded = load_synthetic(size=16, num_classes=4, train_images=128, val_images=64, test_images=32, seed=5)
+    assert SupernetEvaluator.from_checkpoint(checkpoint, reseeded, SETTINGS, cache=cache, device="cpu",
+                                             progress=False).settings_key != first.settings_key
+    same = SupernetEvaluator.from_checkpoint(checkpoint, tiny_data, SETTINGS, cache=cache, device="cpu",
+                                             progress=False)
+    assert same.settings_key == first.settings_key and same.evaluate(archs).cached.all()
 
 
 def test_cached_value_equals_fresh_value(checkpoint, tiny_data, tmp_path):
