@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence, Union
+from typing import IO, Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -51,6 +52,28 @@ class Row:
     p25: float
     p75: float
     n: int
+
+
+def row_problem(row: Row) -> str | None:
+    """What makes a row unusable (a time not finite and > 0, or p25 <= median <= p75 broken), or None."""
+    for name in ("median_ms", "p25", "p75"):
+        value = getattr(row, name)
+        if not math.isfinite(value) or value <= 0:
+            return f"{name}={value} must be a finite time > 0 ms"
+    if not row.p25 <= row.median_ms <= row.p75:
+        return f"needs p25 <= median_ms <= p75, got {row.p25} / {row.median_ms} / {row.p75}"
+    if row.n < 0:  # 0: imported from a published table that does not say
+        return f"n={row.n} must be a count of measurements (>= 0)"
+    return None
+
+
+def _utf8_lines(f: IO[bytes], path: Path, hint: str) -> Iterator[str]:
+    for lineno, raw in enumerate(f, 1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}:{lineno}: not UTF-8 text (is it a latency table CSV?); rebuild it with "
+                             f"`{hint}`") from None
 
 
 def measure_command(profile: str, space: str) -> str:
@@ -157,14 +180,15 @@ class LatencyLUT:
              force: bool = False) -> "LatencyLUT":
         """Read a table; with ``profile`` check its metadata (see :meth:`check_profile`)."""
         path = Path(path)
+        hint = measure_command(profile.name if profile else "<profile>", space.name if space else "<space>")
         if not path.is_file():
-            hint = measure_command(profile.name if profile else "<profile>", space.name if space else "<space>")
             raise FileNotFoundError(f"latency table {path} not found; measure it with `{hint}`")
         metadata: dict[str, str] = {}
         rows: dict[str, Row] = {}
+        first_line: dict[str, int] = {}
         header_seen = False
-        with open(path) as f:
-            for lineno, raw in enumerate(f, 1):
+        with open(path, "rb") as f:
+            for lineno, raw in enumerate(_utf8_lines(f, path, hint), 1):
                 line = raw.strip()
                 if not line:
                     continue
@@ -183,9 +207,17 @@ class LatencyLUT:
                 if len(parts) != len(COLUMNS):
                     raise ValueError(f"{path}:{lineno}: expected {len(COLUMNS)} fields, got {line!r}")
                 try:
-                    rows[parts[0]] = Row(float(parts[1]), float(parts[2]), float(parts[3]), int(parts[4]))
+                    row = Row(float(parts[1]), float(parts[2]), float(parts[3]), int(parts[4]))
                 except ValueError as e:
                     raise ValueError(f"{path}:{lineno}: bad row {line!r}: {e}") from None
+                problem = row_problem(row)
+                if problem:
+                    raise ValueError(f"{path}:{lineno}: bad row for {parts[0]!r}: {problem}; fix or re-measure it")
+                if parts[0] in rows:
+                    raise ValueError(f"{path}:{lineno}: duplicate key {parts[0]!r} (first at line "
+                                     f"{first_line[parts[0]]}); keep one row per key")
+                rows[parts[0]] = row
+                first_line[parts[0]] = lineno
         metadata.pop("format", None)
         lut = cls(rows, metadata, path)
         if profile is not None:

@@ -102,3 +102,50 @@ def test_predict_100k_archs_is_fast():
     out = lut.predict(genomes, space)
     assert out.shape == (100_000,)
     assert time.perf_counter() - t0 < 2.0  # ~30 ms here; generous for a loaded CI machine
+
+
+def _saved_table(tmp_path, profile):
+    space = load_space("nas_bench_macro")
+    return random_table(space, profile=profile.name).save(tmp_path / "t.csv")
+
+
+def _replace_row(path, index: int, fields: str) -> int:
+    """Replace the ``index``-th data row's numbers with ``fields``; returns its 1-based line number."""
+    lines = path.read_text().splitlines()
+    header = lines.index("key,median_ms,p25,p75,n")
+    line = header + 1 + index
+    lines[line] = lines[line].split(",")[0] + "," + fields
+    path.write_text("\n".join(lines) + "\n")
+    return line + 1
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ("-49.0,-50.0,-48.0,5", r"median_ms=-49.0 must be a finite time > 0 ms"),
+    ("nan,0.1,0.2,5", r"median_ms=nan must be a finite time > 0 ms"),
+    ("inf,0.1,0.2,5", r"median_ms=inf must be a finite time > 0 ms"),
+    ("0.0,0.0,0.0,5", r"median_ms=0.0 must be a finite time > 0 ms"),
+    ("1.0,1.5,2.0,5", r"needs p25 <= median_ms <= p75"),
+    ("1.0,0.5,0.8,5", r"needs p25 <= median_ms <= p75"),
+    ("1.0,0.5,2.0,-1", r"n=-1 must be a count"),
+])
+def test_bad_rows_are_refused_with_file_and_line(tmp_path, profile, fields, problem):
+    path = _saved_table(tmp_path, profile)
+    line = _replace_row(path, 3, fields)
+    with pytest.raises(ValueError, match=rf"t\.csv:{line}: bad row for '.*': {problem}"):
+        LatencyLUT.load(path, profile=profile)
+
+
+def test_duplicate_key_is_refused_with_both_lines(tmp_path, profile):
+    path = _saved_table(tmp_path, profile)
+    lines = path.read_text().splitlines()
+    first = lines.index("key,median_ms,p25,p75,n") + 2
+    path.write_text("\n".join(lines + [lines[first - 1]]) + "\n")
+    with pytest.raises(ValueError, match=rf"t\.csv:{len(lines) + 1}: duplicate key '.*' \(first at line {first}\)"):
+        LatencyLUT.load(path, profile=profile)
+
+
+def test_binary_file_names_the_file(tmp_path, profile):
+    path = tmp_path / "cpu.csv"
+    path.write_bytes(b"# format: x\n\x89PNG\r\n\x1a\n\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match=r"cpu\.csv:2: not UTF-8 text"):
+        LatencyLUT.load(path, profile=profile)
