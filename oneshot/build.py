@@ -31,12 +31,20 @@ def plain(node: Any) -> Any:
 
 
 def resolve_path(path: "str | Path") -> Path:
-    """A user path as given; a relative one that does not exist falls back to the repo root."""
+    """A read-only input path as given; a relative one that does not exist here falls back to the
+    repo root (the configs' defaults such as ``../shared/data/...`` are written relative to it).
+    Never use it for a file that is written: see :func:`output_path`."""
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists():
         return p
     alt = REPO_DIR / p
     return alt if alt.exists() else p
+
+
+def output_path(path: "str | Path") -> Path:
+    """A path the command writes (or reads back what it wrote): as given, relative to the working
+    directory, never redirected into the install."""
+    return Path(path).expanduser()
 
 
 def space_from_config(cfg: DictConfig) -> SearchSpace:

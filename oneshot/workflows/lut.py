@@ -23,7 +23,7 @@ def run_lut(cfg: DictConfig, out_dir: Path):
         raise ValueError(f"unknown oneshot-lut action {action!r}: use one of {ACTIONS}")
     profile = DeviceProfile.from_config(build.plain(cfg.device))
     space = build.space_from_config(cfg)
-    path = build.resolve_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
+    path = build.output_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
     if action == "import":
         source = opts.get("source")
         if not source:

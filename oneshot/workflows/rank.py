@@ -101,7 +101,8 @@ class RankResult:
 
 
 def _ground_truth(opts: RankOptions, cfg: DictConfig, space: SearchSpace, data, ckpt: Path):
-    path = build.resolve_path(opts.ground_truth_path) if opts.ground_truth_path else None
+    where = build.output_path if opts.ground_truth == "standalone" else build.resolve_path  # standalone writes its store
+    path = where(opts.ground_truth_path) if opts.ground_truth_path else None
     if opts.ground_truth == "csv":
         return gt.csv_truth(path, space, opts.arch_column, opts.accuracy_column)
     if opts.ground_truth == "nas_bench_macro":
@@ -163,7 +164,7 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
 
     truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
-    cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
     evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
                                   cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)

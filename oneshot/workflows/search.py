@@ -28,7 +28,7 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
     space = build.space_from_config(cfg)
     check_space(load_checkpoint(ckpt), space, ckpt)  # clear error before the data is loaded
     data = build.data_from_config(cfg, space)
-    cache = build.resolve_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
     return build.evaluator_class(cfg).from_checkpoint(ckpt, data, build.eval_settings(cfg), space=space, cache=cache,
                                              device=cfg.runtime.device, progress=cfg.runtime.progress)
 
@@ -38,7 +38,7 @@ def latency_from_config(cfg: DictConfig, space: SearchSpace):
     from ..latency import DeviceProfile, LatencyLUT
 
     profile = DeviceProfile.from_config(build.plain(cfg.device))
-    path = build.resolve_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
+    path = build.output_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
     force = bool((cfg.extra or {}).get("force_lut", False)) if isinstance(cfg.extra, DictConfig) else False
     lut = LatencyLUT.load(path, profile=profile, space=space, force=force)
     model = lut.model(space, corrected=cfg.device.latency_correction and lut.correction is not None)

@@ -26,3 +26,16 @@ def test_import_published_nsganetv2_table(make_cfg, tmp_path):
     result = run_lut(cfg, tmp_path)
     assert len(result.unmapped) > 0 and len(result.lut) > 1000
     assert len(LatencyLUT.load(tmp_path / "i7.csv")) == len(result.lut)
+
+
+def test_import_run_from_another_folder_writes_the_table_there_not_into_the_install(cli_elsewhere):
+    # issue 14: the default device.lut (luts/<profile>.csv) fell back to the repo's copy
+    source = shared_data_dir() / "luts" / "nsganetv2" / "i7-8700K_lut.yaml"
+    if not source.is_file():
+        pytest.skip(f"{source} absent (the offline ../shared/data folder is not beside the project)")
+    out, cwd, changed = cli_elsewhere("lut", "extra.action=import", "device=nsganetv2_i7_8700k",
+                                      f"extra.source={source}", "out_dir=out",
+                                      luts=("nsganetv2_i7_8700k.csv",))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert changed == []
+    assert len(LatencyLUT.load(cwd / "luts" / "nsganetv2_i7_8700k.csv")) > 1000

@@ -63,6 +63,17 @@ def test_search_on_another_data_seed_is_not_served_the_first_seeds_accuracies(ma
     assert history.cache_hit_rate.iloc[-1] == 0.0
 
 
+def test_search_run_from_another_folder_writes_its_cache_there_not_into_the_install(tiny_checkpoint, cli_elsewhere):
+    # issue 14: the default evaluator.cache (checkpoints/eval_cache.sqlite) fell back to the repo's copy
+    out, cwd, changed = cli_elsewhere("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}",
+                                      "evaluator=quick", "search.pop_size=4", "search.generations=1",
+                                      "runtime.progress=false", "out_dir=out")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert changed == []
+    assert EvalCache(cwd / "checkpoints" / "eval_cache.sqlite").count() > 0
+    assert (cwd / "out" / "pareto.csv").is_file()
+
+
 def test_infeasible_constraint_is_refused_before_any_evaluation(make_cfg, tiny_checkpoint, tmp_path):
     cfg = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "constraint.flops_max=5e4",
                    f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")
