@@ -14,6 +14,7 @@ from .tensors import ImageData, Split, _seeded
 log = logging.getLogger(__name__)
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -121,21 +122,26 @@ def load_cifar10(root: "str | Path", *, download: bool = False, size: int | None
                  seed: int = 0, augment: Sequence[str] = ("crop", "flip")) -> ImageData:
     """CIFAR-10 through torchvision from a local root; downloads only when asked."""
     from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    problems: list[str] = []
 
     class _LocalCIFAR10(CIFAR10):
-        # md5-checking 170 MB on every load is slow; presence of the batch files is checked instead
+        # torchvision unpickles the batch files: only ever do that to files with the official md5
+        # (a crafted root must not run code). Only this split's files are checked.
         def _check_integrity(self) -> bool:
             base = Path(self.root) / self.base_folder
-            return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
+            for name, md5 in self.train_list if self.train else self.test_list:
+                if not (base / name).is_file():
+                    problems.append(f"{base / name} missing")
+                    return False
+                if not check_integrity(str(base / name), md5):
+                    problems.append(f"{base / name} does not have the official md5, so it was not read")
+                    return False
+            return True
 
-        def _load_meta(self) -> None:
-            import pickle
-
-            path = Path(self.root) / self.base_folder / self.meta["filename"]
-            if not path.is_file():
-                raise RuntimeError(f"{path} missing")
-            with open(path, "rb") as f:
-                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+        def _load_meta(self) -> None:  # fixed for CIFAR-10: no need to unpickle batches.meta
+            self.classes = list(CIFAR10_CLASSES)
             self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     root = Path(root)
@@ -144,7 +150,8 @@ def load_cifar10(root: "str | Path", *, download: bool = False, size: int | None
         te = _LocalCIFAR10(str(root), train=False, download=False)
     except RuntimeError as e:
         raise DatasetNotFoundError(
-            f"CIFAR-10 not found under {root} ({e}): pass data.download=true to fetch it there, or use the "
+            f"CIFAR-10 not found or damaged under {root} ({problems[-1] if problems else e}): pass "
+            "data.download=true to fetch it there, or use the "
             "offline copy with data=cifar10_npz (reads ../shared/data/cifar10/cifar10_from_jpeg.npz)"
         ) from e
     train = _hwc_to_split(tr.data, np.array(tr.targets))

@@ -1,3 +1,4 @@
+import hashlib
 import pickle
 
 import numpy as np
@@ -39,11 +40,52 @@ def _write_fake_cifar(root, n_train=20, n_test=10):
         pickle.dump({"label_names": [f"c{i}".encode() for i in range(10)]}, f)
 
 
-def test_cifar10_from_a_local_torchvision_root(tmp_path):
+def _trust_fake_cifar(root, monkeypatch):
+    """Make torchvision's expected md5s those of the fake files (as if they were the official ones)."""
+    from torchvision.datasets import CIFAR10
+
+    base = root / "cifar-10-batches-py"
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in base.iterdir()}
+    monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)])
+    monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
+
+
+def test_cifar10_from_a_local_torchvision_root(tmp_path, monkeypatch):
     _write_fake_cifar(tmp_path)
+    _trust_fake_cifar(tmp_path, monkeypatch)
     d = load_cifar10(tmp_path, val_images=10)
     assert (len(d.train), len(d.val), len(d.test)) == (90, 10, 10)
     assert d.image_shape == (3, 32, 32)
+
+
+class _Payload:
+    """Unpickling this creates the file ``marker``: proof that code from the data root ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_cifar10_never_unpickles_batches_meta(tmp_path, monkeypatch):
+    # issue 14: a crafted batches.meta ran its payload on data=cifar10
+    _write_fake_cifar(tmp_path)
+    _trust_fake_cifar(tmp_path, monkeypatch)
+    marker = tmp_path / "pwned"
+    (tmp_path / "cifar-10-batches-py" / "batches.meta").write_bytes(pickle.dumps(_Payload(marker)))
+    d = load_cifar10(tmp_path, val_images=10)
+    assert not marker.exists()
+    assert d.num_classes == 10
+
+
+def test_cifar10_batch_without_the_official_md5_is_not_unpickled(tmp_path):
+    _write_fake_cifar(tmp_path)
+    marker = tmp_path / "pwned"
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(DatasetNotFoundError, match=r"data_batch_1 does not have the official md5, so it was not read"):
+        load_cifar10(tmp_path, val_images=10)
+    assert not marker.exists()
 
 
 def test_cifar10_missing_root_says_how_to_get_it(tmp_path):
