@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..io import atomic_write_text, save_figure
 from ..space.arch import Arch
 from ..space.space import SearchSpace
 from .profile import DeviceProfile
@@ -233,7 +232,7 @@ def _write_csv(path: Path, archs: Sequence[Arch], n_cal: int, samples: np.ndarra
         corr = "" if corrected is None else repr(float(corrected[i]))
         lines.append(f"{a},{'calib' if i < n_cal else 'val'},{float(measured[i])!r},{med[i]!r},{p25[i]!r},"
                      f"{p75[i]!r},{samples.shape[1]},{float(predicted[i])!r},{corr}")
-    _atomic_write(path, ("\n".join(lines) + "\n").encode())
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -261,24 +260,5 @@ def _plot(path: Path, predicted: np.ndarray, corrected: np.ndarray | None, measu
     ax.set_title(f"{report.space} on {report.profile}, batch {report.batch}", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_figure(path, fig, dpi=120)
     return path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
