@@ -167,13 +167,21 @@ class SupernetEvaluator:
         found = self.cache.get_many(self.checkpoint_id, self.settings_key, keys) if self.cache else {}
         todo = [a for a in dict.fromkeys(canon) if str(a) not in found]
         results = dict(found)
-        new_rows = self._compute_distributed(todo) if todo else []
+        if todo and self.cache is not None and not self.dist.enabled:
+            # claim what this job computes; wait for archs another job is computing right now
+            by_key = {str(a): a for a in todo}
+            waited, new_rows = self.cache.compute_once(self.checkpoint_id, self.settings_key, list(by_key),
+                                                       lambda ks: self._compute([by_key[k] for k in ks]))
+            found = {**found, **waited}
+            results.update(waited)
+        else:
+            new_rows = self._compute_distributed(todo) if todo else []
+            if self.cache and new_rows and self.dist.is_main:
+                self.cache.put_many(self.checkpoint_id, self.settings_key, new_rows)
         for arch, acc, loss, sec in new_rows:
             results[arch] = (acc, loss)
             self.stats["seconds"] += sec
-        if self.cache and new_rows and self.dist.is_main:
-            self.cache.put_many(self.checkpoint_id, self.settings_key, new_rows)
-        self.stats["computed"] += len(todo)
+        self.stats["computed"] += len(new_rows)
         self.stats["cache_hits"] += sum(k in found for k in keys)
         computed = {r[0] for r in new_rows}
         seen: set[str] = set()
