@@ -74,6 +74,21 @@ def test_search_run_from_another_folder_writes_its_cache_there_not_into_the_inst
     assert (cwd / "out" / "pareto.csv").is_file()
 
 
+def test_search_refuses_a_checkpoint_with_non_finite_weights(tiny_checkpoint, tmp_path):
+    import torch
+
+    state = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    state.pop("checksum", None)  # as written before checkpoints were checked
+    next(iter(state["model"].values())).fill_(float("nan"))
+    torch.save(state, tmp_path / "poisoned.pt")
+    cmd = [sys.executable, "-m", "oneshot.cli.search", *TINY, "data=synthetic", f"checkpoint={tmp_path}/poisoned.pt",
+           f"evaluator.cache={tmp_path}/c.sqlite", f"out_dir={tmp_path}/out", "runtime.progress=false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "poisoned.pt has non-finite weights" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "c.sqlite").exists()
+
+
 def test_infeasible_constraint_is_refused_before_any_evaluation(make_cfg, tiny_checkpoint, tmp_path):
     cfg = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "constraint.flops_max=5e4",
                    f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")
