@@ -18,7 +18,8 @@ from .. import runtime
 from ..data.tensors import ImageData
 from ..sampling.base import Sampler
 from ..io import atomic_write_text
-from .checkpoint import NonFiniteCheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (NonFiniteCheckpointError, load_checkpoint, non_finite_tensors, rng_state, save_checkpoint,
+                         set_rng_state)
 from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
 
 log = logging.getLogger(__name__)
@@ -139,20 +140,26 @@ class Trainer:
         }
 
     def save(self) -> None:
+        self._check_finite()
         if self.checkpoint_path is None or not self.dist.is_main:
             self.last_saved_step = self.step
             return
-        try:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
-        except NonFiniteCheckpointError as e:  # a finite loss can still leave inf weights or BN statistics
-            kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
-                    if self.last_saved_step is not None else "no checkpoint was written")
-            raise NonFiniteCheckpointError(
-                f"step {self.step}: {len(e.tensors)} tensor(s) became NaN/inf (first: {e.tensors[0]}), so "
-                f"nothing was saved; {kept}. Lower train.lr, keep train.grad_clip on, or check the data",
-                e.tensors) from None
+        save_checkpoint(self.checkpoint_path, self.state_dict())
         self.last_saved_step = self.step
         log.debug("saved %s at step %d", self.checkpoint_path, self.step)
+
+    def _check_finite(self) -> None:
+        """Stop (every rank together) when a weight, BN statistic or optimizer state became NaN/inf:
+        a finite loss can still leave them so, and such a state is never a "good" checkpoint."""
+        bad = non_finite_tensors({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()})
+        if all_reduce_scalar(float(bool(bad)), self.dist, self.device) == 0.0:
+            return
+        kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
+                if self.last_saved_step is not None else "no checkpoint was written")
+        what = (f"{len(bad)} tensor(s) became NaN/inf (first: {bad[0]})" if bad
+                else "tensors became NaN/inf on another rank")
+        raise NonFiniteCheckpointError(f"step {self.step}: {what}, so nothing was saved; {kept}. Lower train.lr, "
+                                       "keep train.grad_clip on, or check the data", bad)
 
     def resume(self) -> bool:
         """Continue from ``checkpoint_path`` if it exists; returns whether it did."""

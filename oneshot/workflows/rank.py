@@ -101,7 +101,8 @@ class RankResult:
 
 
 def _ground_truth(opts: RankOptions, cfg: DictConfig, space: SearchSpace, data, ckpt: Path):
-    where = build.output_path if opts.ground_truth == "standalone" else build.resolve_path  # standalone writes its store
+    # the standalone store is written to; the other ground truths are read-only inputs
+    where = build.output_path if opts.ground_truth == "standalone" else build.resolve_path
     path = where(opts.ground_truth_path) if opts.ground_truth_path else None
     if opts.ground_truth == "csv":
         return gt.csv_truth(path, space, opts.arch_column, opts.accuracy_column)

@@ -126,7 +126,8 @@ def _start_job(space, cache, sleep_s, lease_s, gate, started):
     from oneshot.paths import REPO_DIR
 
     return subprocess.Popen([sys.executable, "-c", _JOB, str(cache), str(sleep_s), str(lease_s),
-                             json.dumps(space.to_config()), str(gate), str(started)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             json.dumps(space.to_config()), str(gate), str(started)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO_DIR)})
 
 
