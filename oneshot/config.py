@@ -74,9 +74,14 @@ class SamplerSchema:
 
 @dataclass
 class TrainSchema(TrainSettings):
-    """:class:`~oneshot.train.TrainSettings` plus whether to resume an existing checkpoint."""
+    """:class:`~oneshot.train.TrainSettings` plus whether to resume an existing checkpoint and the
+    reference-subnet check of supernet training (:mod:`oneshot.evaluate.reference`)."""
 
     resume: bool = True
+    # supernet training: every epoch, BN-recalibrated val accuracy of the smallest/middle/largest arch
+    reference_subnets: bool = True
+    reference_recal_images: int = 128
+    reference_val_images: int = 256
 
 
 @dataclass
@@ -163,6 +168,7 @@ class RuntimeSchema:
     progress: bool = True
     log_level: str = "INFO"
     tune_allocator: bool = True  # glibc: no per-tensor mmap (faster CPU steps, keeps peak memory)
+    tensorboard: bool = False  # event files under <out_dir>/tensorboard (rank 0 only)
 
 
 @dataclass

@@ -110,3 +110,27 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_the_resume_command(
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed {ckpt} at step {step}" in resumed.stderr + resumed.stdout
     assert load_checkpoint(ckpt)["train"]["step"] == step + 2
+
+
+def test_tensorboard_and_reference_subnet_columns_on_the_tiny_synthetic_setup(make_cfg, tmp_path):
+    pytest.importorskip("tensorboard", reason="runtime.tensorboard=true needs the tensorboard package")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "train.max_steps=null", "train.batch_size=64",
+                   "runtime.tensorboard=true", "train.reference_recal_images=32", "train.reference_val_images=32",
+                   f"checkpoint={tmp_path}/s.pt", "runtime.progress=false", "runtime.device=cpu")
+    train_supernet(cfg, tmp_path)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    columns = ["ref_smallest_acc", "ref_middle_acc", "ref_largest_acc"]
+    assert set(columns) <= set(metrics.columns)
+    assert metrics[columns].notna().all().all() and ((metrics[columns] >= 0) & (metrics[columns] <= 100)).all().all()
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/acc", "train/lr", "train/images_per_s", *(f"epoch/{c}" for c in columns)} <= set(
+        events.Tags()["scalars"])
+
+    off = make_cfg("train", "data=synthetic", "train=tiny", "train.reference_subnets=false",
+                   f"checkpoint={tmp_path}/off.pt", "runtime.progress=false", "runtime.device=cpu")
+    train_supernet(off, tmp_path / "off")
+    assert not any(c.startswith("ref_") for c in pd.read_csv(tmp_path / "off" / "metrics.csv").columns)
+    assert not (tmp_path / "off" / "tensorboard").exists()
