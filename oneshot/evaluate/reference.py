@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.tensors import ImageData
 from ..space.arch import Arch
 from ..space.costs import CostModel
 from ..space.space import SearchSpace
@@ -34,15 +33,17 @@ def reference_archs(space: SearchSpace) -> dict[str, Arch]:
 
 
 class ReferenceSubnets:
-    """A :class:`~oneshot.train.Trainer` callback adding ``ref_<name>_acc`` columns to every epoch row.
+    """A :class:`~oneshot.train.Trainer` callback adding ``ref_<name>_acc`` columns to every epoch row:
+    BN recalibrated on ``recal_images`` fixed training images, accuracy on the first ``val_images``
+    of the search-validation split (the trainer's data).
 
     Runs on every rank (under torchrun the evaluator splits the archs over ranks and gathers);
     only rank 0 writes the metrics the columns end up in.
     """
 
-    def __init__(self, space: SearchSpace, data: ImageData, *, recal_images: int = 128, val_images: int = 256,
+    def __init__(self, space: SearchSpace, *, recal_images: int = 128, val_images: int = 256,
                  batch_size: int = 256, seed: int = 0):
-        self.space, self.data = space, data
+        self.space = space
         self.archs = reference_archs(space)
         self.settings = EvalSettings(recal_images=recal_images, val_images=val_images, batch_size=batch_size,
                                      recal_batch_size=min(batch_size, recal_images), seed=seed)
@@ -50,10 +51,10 @@ class ReferenceSubnets:
 
     def _evaluator_for(self, trainer: Any) -> SupernetEvaluator:
         if self._evaluator is None or self._evaluator.model is not trainer.model:
-            # keep the trainer's memory format: the evaluator converts the model it is given
+            # the trainer's model, data (already on its device) and memory format
             settings = replace(self.settings, channels_last=trainer.channels_last)
-            self._evaluator = SupernetEvaluator(trainer.model, self.space, self.data, settings, device=trainer.device,
-                                                progress=False)
+            self._evaluator = SupernetEvaluator(trainer.model, self.space, trainer.data, settings,
+                                                device=trainer.device, progress=False)
         return self._evaluator
 
     def on_epoch_end(self, trainer: Any, row: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ from omegaconf import DictConfig, OmegaConf
 from .. import build, runtime
 from ..supernet import SubNet, build_supernet
 from ..sampling.uniform import FixedSampler
-from ..data.tensors import ImageData
 from ..space.space import SearchSpace
 from ..train.distributed import DistContext, init_from_env, rank_device
 from ..train.trainer import Trainer
@@ -37,7 +36,7 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
                       device=rank_device(ctx, cfg.runtime.device), extra_state=extra,
                       progress=cfg.runtime.progress, dist=ctx,
-                      callbacks=training_callbacks(cfg, space, data, out_dir, ctx))
+                      callbacks=training_callbacks(cfg, space, out_dir, ctx))
     if cfg.train.resume and ckpt.exists():
         from ..train.checkpoint import check_space, load_checkpoint
 
@@ -50,15 +49,14 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     return ckpt
 
 
-def training_callbacks(cfg: DictConfig, space: SearchSpace, data: ImageData, out_dir: Path,
-                       ctx: DistContext) -> list:
+def training_callbacks(cfg: DictConfig, space: SearchSpace, out_dir: Path, ctx: DistContext) -> list:
     """Reference-subnet validation (every rank: it is a collective under torchrun), then TensorBoard
     (rank 0), in this order so the event file gets the reference accuracies."""
     callbacks: list = []
     if cfg.train.reference_subnets:
         from ..evaluate.reference import ReferenceSubnets
 
-        callbacks.append(ReferenceSubnets(space, data, recal_images=cfg.train.reference_recal_images,
+        callbacks.append(ReferenceSubnets(space, recal_images=cfg.train.reference_recal_images,
                                           val_images=cfg.train.reference_val_images, seed=cfg.evaluator.seed))
     if cfg.runtime.tensorboard and ctx.is_main:
         from ..train.tensorboard import TensorBoardLogger

@@ -27,7 +27,7 @@ def test_reference_archs_are_the_smallest_middle_and_largest_by_flops(tiny_space
 
 
 def test_reference_columns_match_a_fresh_evaluator_and_leave_training_unchanged(tiny_space, tiny_data, tmp_path):
-    reference = ReferenceSubnets(tiny_space, tiny_data, recal_images=64, val_images=64, batch_size=32)
+    reference = ReferenceSubnets(tiny_space, recal_images=64, val_images=64, batch_size=32)
     checked = _trainer(tiny_space, tiny_data, tmp_path, [reference])
     checked.fit()
     plain = _trainer(tiny_space, tiny_data, tmp_path / "plain")
