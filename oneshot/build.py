@@ -90,7 +90,8 @@ def sampler_from_config(cfg: DictConfig, space: SearchSpace) -> Sampler:
 
 def train_settings(cfg: DictConfig) -> TrainSettings:
     t = plain(cfg.train)
-    t.pop("resume", None)
+    for key in ("resume", "reference_subnets", "reference_recal_images", "reference_val_images"):
+        t.pop(key, None)
     return TrainSettings(**t)
 
 

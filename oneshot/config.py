@@ -1,6 +1,6 @@
 """Structured config schemas (Hydra ConfigStore): a typo in a key fails at start.
 
-Every app (train, search, pipeline, lut, rank, retrain) composes the same
+Every app (train, search, pipeline, lut, rank, retrain, export) composes the same
 :class:`OneshotConfig`; ``conf/<app>.yaml`` picks the group defaults.
 """
 from __future__ import annotations
@@ -74,9 +74,14 @@ class SamplerSchema:
 
 @dataclass
 class TrainSchema(TrainSettings):
-    """:class:`~oneshot.train.TrainSettings` plus whether to resume an existing checkpoint."""
+    """:class:`~oneshot.train.TrainSettings` plus whether to resume an existing checkpoint and the
+    reference-subnet check of supernet training (:mod:`oneshot.evaluate.reference`)."""
 
     resume: bool = True
+    # supernet training: every epoch, BN-recalibrated val accuracy of the smallest/middle/largest arch
+    reference_subnets: bool = True
+    reference_recal_images: int = 128
+    reference_val_images: int = 256
 
 
 @dataclass
@@ -157,12 +162,27 @@ class RankSchema:
 
 
 @dataclass
+class ExportSchema:
+    """``oneshot-export``: which subnet, which files, how they are checked (:mod:`oneshot.search.deploy`)."""
+
+    subnet: Optional[str] = None  # a best_subnet.json written by oneshot-search (instead of arch=)
+    formats: List[str] = field(default_factory=lambda: ["state_dict", "pt2", "onnx"])
+    recal_images: int = 500
+    recal_batch_size: int = 100
+    check_images: int = 256
+    seed: int = 0
+    opset: Optional[int] = None
+    tolerance: float = 1e-4
+
+
+@dataclass
 class RuntimeSchema:
     device: str = "auto"  # compute device: auto | cpu | cuda | cuda:N
     threads: Optional[int] = None
     progress: bool = True
     log_level: str = "INFO"
     tune_allocator: bool = True  # glibc: no per-tensor mmap (faster CPU steps, keeps peak memory)
+    tensorboard: bool = False  # event files under <out_dir>/tensorboard (rank 0 only)
 
 
 @dataclass
@@ -182,6 +202,7 @@ class OneshotConfig:
     device: DeviceSchema = field(default_factory=DeviceSchema)
     runtime: RuntimeSchema = field(default_factory=RuntimeSchema)
     rank: RankSchema = field(default_factory=RankSchema)
+    export: ExportSchema = field(default_factory=ExportSchema)
     extra: Any = None  # free-form app-specific settings (lut, rank)
 
 
@@ -191,5 +212,5 @@ def register_configs() -> None:
     for group, node in [("space", SpaceSchema), ("supernet", SupernetSchema), ("data", DataSchema),
                         ("sampler", SamplerSchema), ("train", TrainSchema), ("evaluator", EvaluatorSchema),
                         ("search", SearchSchema), ("constraint", ConstraintSchema), ("device", DeviceSchema),
-                        ("runtime", RuntimeSchema), ("rank", RankSchema)]:
+                        ("runtime", RuntimeSchema), ("rank", RankSchema), ("export", ExportSchema)]:
         cs.store(group=group, name=f"base_{group}", node=node)

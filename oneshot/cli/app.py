@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Callable
@@ -28,11 +29,35 @@ def output_dir(cfg: DictConfig) -> Path:
     return path
 
 
+def resume_command(argv: list[str] | None = None) -> str:
+    """The command line that was run, as a user would type it again, with ``train.resume=true``."""
+    argv = list(sys.argv if argv is None else argv)
+    program = Path(argv[0]).name
+    if not program.startswith("oneshot-"):  # python -m oneshot.cli.<app>
+        program = f"python -m oneshot.cli.{Path(argv[0]).stem}"
+    args = [a for a in argv[1:] if not a.lstrip("+~").startswith("train.resume=")]
+    if len(args) < len(argv) - 1:
+        args.append("train.resume=true")
+    return " ".join([program, *map(shlex.quote, args)])
+
+
+def _interrupted(e: KeyboardInterrupt) -> None:
+    """Ctrl-C: one line saying what was kept and how to go on; exit code 130 (128 + SIGINT)."""
+    checkpoint = getattr(e, "checkpoint", None)
+    if checkpoint is not None:
+        print(f"interrupted at step {e.step}: resumable checkpoint saved to {checkpoint}; resume with: "
+              f"{resume_command()}", file=sys.stderr)
+    else:
+        print("interrupted", file=sys.stderr)
+    sys.exit(130)
+
+
 def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> Callable[[], None]:
     """A console-script ``main`` running ``body(cfg, out_dir)`` under Hydra.
 
     Expected user errors (bad arch, missing data, infeasible constraint ...) end
-    with a one-line message and exit code 2 instead of a traceback.
+    with a one-line message and exit code 2 instead of a traceback; Ctrl-C with one
+    line (how to resume, when a checkpoint was saved) and exit code 130.
     """
 
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)
@@ -48,6 +73,10 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> C
         logging.getLogger("oneshot").setLevel(cfg.runtime.log_level if rank == 0 else "WARNING")
         try:
             return body(cfg, output_dir(cfg))
+        except KeyboardInterrupt as e:
+            if rank == 0:
+                _interrupted(e)
+            sys.exit(130)
         except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
             if cfg.runtime.log_level == "DEBUG":
                 raise

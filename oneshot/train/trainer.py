@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 import torch
@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN/inf loss; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :meth:`Trainer.fit`, after a resumable checkpoint was saved (``checkpoint`` is None
+    when the trainer has no checkpoint path)."""
+
+    def __init__(self, step: int, checkpoint: Path | None):
+        super().__init__(f"interrupted at step {step}")
+        self.step, self.checkpoint = step, checkpoint
 
 
 @dataclass
@@ -63,12 +72,16 @@ class Trainer:
     ``total_epochs`` (overrides ``settings.epochs``), ``configure(steps_per_epoch,
     total_batches, base_lr)`` called once, ``lr_at(step, batch)`` (per-phase learning
     rates), ``on_step_start(step, model)``, ``teacher(step)`` and ``describe(step)``.
+
+    ``callbacks`` are objects with any of ``on_step_end(trainer, info)``,
+    ``on_epoch_end(trainer, row)`` (may add columns to the metrics row, on every rank)
+    and ``on_fit_end(trainer)``: reference-subnet validation, TensorBoard.
     """
 
     def __init__(self, model: nn.Module, sampler: Sampler, data: ImageData, settings: TrainSettings, *,
                  checkpoint_path: "str | Path | None" = None, metrics_path: "str | Path | None" = None,
                  device: "str | torch.device" = "auto", extra_state: dict[str, Any] | None = None,
-                 progress: bool = True, dist: DistContext | None = None):
+                 progress: bool = True, dist: DistContext | None = None, callbacks: Sequence[Any] = ()):
         self.settings = settings
         self.dist = dist or DistContext.current()
         self.device = runtime.resolve_device(device) if isinstance(device, str) else device
@@ -81,6 +94,7 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.metrics_path = Path(metrics_path) if metrics_path else None
         self.extra_state = extra_state or {}
+        self.callbacks = list(callbacks)
         self.progress = progress and self.dist.is_main
         self.amp_dtype = runtime.amp_dtype(settings.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -273,26 +287,49 @@ class Trainer:
         acc["forwards"] += len(archs)
         acc["seconds"] += time.perf_counter() - start
         acc["steps"] += 1
-        return {"loss": losses / len(archs), "lr": lr, "archs": len(archs)}
+        return {"loss": losses / len(archs), "lr": lr, "archs": len(archs), "acc": 100 * correct / max(1, images),
+                "images_per_s": images / max(1e-9, time.perf_counter() - start)}
 
-    def _end_epoch(self, epoch: int) -> None:
+    def _notify(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            hook = getattr(callback, event, None)
+            if hook is not None:
+                hook(self, *args)
+
+    def _epoch_row(self, epoch: int, partial: bool) -> dict[str, Any]:
         acc = self._epoch_acc
         row = {
             "epoch": epoch, "step": self.step, "batch": self.batch, "lr": self._last_lr,
             "train_loss": acc["loss"] / max(1, acc["forwards"]),
             "train_acc": 100 * acc["correct"] / max(1, acc["images"]),
             "seconds": acc["seconds"], "images_per_s": acc["images"] / max(1e-9, acc["seconds"]),
-            "archs_per_step": acc["forwards"] / max(1, acc["steps"]),
+            "archs_per_step": acc["forwards"] / max(1, acc["steps"]), "partial": partial,
         }
         describe = getattr(self.sampler, "describe", None)
         if describe is not None:
             row.update(describe(max(0, self.step - 1)))
-        self.history.append(row)
+        self._notify("on_epoch_end", row)
+        log.info("epoch %d%s: loss %.4f acc %.2f%% (%.1f img/s)", epoch, " (partial)" if partial else "",
+                 row["train_loss"], row["train_acc"], row["images_per_s"])
+        return row
+
+    def _end_epoch(self, epoch: int) -> None:
+        self.history.append(self._epoch_row(epoch, partial=False))
         self._epoch_acc = self._new_acc()
-        log.info("epoch %d: loss %.4f acc %.2f%% (%.1f img/s)", epoch, row["train_loss"], row["train_acc"],
-                 row["images_per_s"])
+        self._write_metrics(self.history)
+
+    def _write_metrics(self, rows: list[dict[str, Any]]) -> None:
         if self.metrics_path is not None and self.dist.is_main:
-            atomic_write_text(self.metrics_path, pd.DataFrame(self.history).to_csv(index=False))
+            atomic_write_text(self.metrics_path, pd.DataFrame(rows).to_csv(index=False))
+
+    def _partial_rows(self) -> list[dict[str, Any]]:
+        """History plus a row for the steps of an unfinished epoch (``max_steps``, Ctrl-C). The epoch
+        accumulator is kept, so a resumed run still reports that epoch whole."""
+        if not self._epoch_acc["steps"]:
+            return list(self.history)
+        rows = [*self.history, self._epoch_row(self.batch // self.steps_per_epoch, partial=True)]
+        self._write_metrics(rows)
+        return rows
 
     def fit(self) -> pd.DataFrame:
         """Train until ``epochs`` are done (or ``max_steps``); checkpoints along the way."""
@@ -306,6 +343,7 @@ class Trainer:
                 before = self.batch
                 info = self.train_step()
                 bar.update(self.batch - before)
+                self._notify("on_step_end", info)
                 post = {"loss": f"{info['loss']:.3f}", "lr": f"{info['lr']:.4f}"}
                 describe = getattr(self.sampler, "describe", None)
                 if describe is not None:
@@ -317,12 +355,14 @@ class Trainer:
                     self._end_epoch(epoch_before)
                 if ended or (s.checkpoint_every and self.step % s.checkpoint_every == 0):
                     self.save()
+            rows = self._partial_rows()
         except KeyboardInterrupt:
-            log.warning("interrupted at step %d; saving a resumable checkpoint", self.step)
+            log.info("interrupted at step %d; saving a resumable checkpoint", self.step)
             self.save()
-            raise
+            raise TrainingInterrupted(self.step, self.checkpoint_path) from None
         finally:
             bar.close()
+            self._notify("on_fit_end")
         if self.last_saved_step != self.step:
             self.save()
-        return pd.DataFrame(self.history)
+        return pd.DataFrame(rows)

@@ -9,7 +9,8 @@ from omegaconf import DictConfig, OmegaConf
 from .. import build, runtime
 from ..supernet import SubNet, build_supernet
 from ..sampling.uniform import FixedSampler
-from ..train.distributed import init_from_env, rank_device
+from ..space.space import SearchSpace
+from ..train.distributed import DistContext, init_from_env, rank_device
 from ..train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
              "config": OmegaConf.to_container(cfg, resolve=True), "kind": "supernet"}
     trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
                       device=rank_device(ctx, cfg.runtime.device), extra_state=extra,
-                      progress=cfg.runtime.progress, dist=ctx)
+                      progress=cfg.runtime.progress, dist=ctx,
+                      callbacks=training_callbacks(cfg, space, out_dir, ctx))
     if cfg.train.resume and ckpt.exists():
         from ..train.checkpoint import check_space, load_checkpoint
 
@@ -45,6 +47,23 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     history = trainer.fit()
     log.info("supernet checkpoint: %s (%d steps, %d epochs logged)", ckpt, trainer.step, len(history))
     return ckpt
+
+
+def training_callbacks(cfg: DictConfig, space: SearchSpace, out_dir: Path, ctx: DistContext) -> list:
+    """Reference-subnet validation (every rank: it is a collective under torchrun), then TensorBoard
+    (rank 0), in this order so the event file gets the reference accuracies."""
+    callbacks: list = []
+    if cfg.train.reference_subnets:
+        from ..evaluate.reference import ReferenceSubnets
+
+        callbacks.append(ReferenceSubnets(space, recal_images=cfg.train.reference_recal_images,
+                                          val_images=cfg.train.reference_val_images, seed=cfg.evaluator.seed))
+    if cfg.runtime.tensorboard and ctx.is_main:
+        from ..train.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(out_dir / "tensorboard"))
+        log.info("TensorBoard: tensorboard --logdir %s", out_dir / "tensorboard")
+    return callbacks
 
 
 def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | None = None) -> Path:

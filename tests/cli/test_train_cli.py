@@ -77,3 +77,60 @@ def test_retrain_one_arch_from_scratch_and_from_the_supernet(make_cfg, tmp_path)
     assert scratch["kind"] == "standalone" and scratch["arch"] == "22212220"
     tuned = load_checkpoint(train_standalone(cfg, tmp_path / "tuned", "22212220", inherit=ckpt))
     assert tuned["inherited_from"] == str(ckpt)
+
+
+def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_the_resume_command(tmp_path):
+    import shlex
+    import signal
+    import time
+
+    ckpt = tmp_path / "s.pt"
+    args = ["data=synthetic", "train=tiny", "train.max_steps=null", "train.epochs=100", "train.checkpoint_every=1",
+            "train.resume=false", f"checkpoint={ckpt}", f"out_dir={tmp_path}", "runtime.progress=false",
+            "runtime.device=cpu", "runtime.threads=1"]
+    proc = subprocess.Popen([sys.executable, "-m", "oneshot.cli.train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 240
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err + out
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted at step ") and f"resumable checkpoint saved to {ckpt}" in last
+    command = shlex.split(last.split("resume with: ", 1)[1])
+    assert command[:3] == ["python", "-m", "oneshot.cli.train"] and "train.resume=true" in command
+    assert "train.resume=false" not in command
+    step = load_checkpoint(ckpt)["train"]["step"]
+    assert step >= 1
+    resumed = subprocess.run([sys.executable, *command[1:], f"train.max_steps={step + 2}"], capture_output=True,
+                             text=True, env=ENV, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed {ckpt} at step {step}" in resumed.stderr + resumed.stdout
+    assert load_checkpoint(ckpt)["train"]["step"] == step + 2
+
+
+def test_tensorboard_and_reference_subnet_columns_on_the_tiny_synthetic_setup(make_cfg, tmp_path):
+    pytest.importorskip("tensorboard", reason="runtime.tensorboard=true needs the tensorboard package")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "train.max_steps=null", "train.batch_size=64",
+                   "runtime.tensorboard=true", "train.reference_recal_images=32", "train.reference_val_images=32",
+                   f"checkpoint={tmp_path}/s.pt", "runtime.progress=false", "runtime.device=cpu")
+    train_supernet(cfg, tmp_path)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    columns = ["ref_smallest_acc", "ref_middle_acc", "ref_largest_acc"]
+    assert set(columns) <= set(metrics.columns)
+    assert metrics[columns].notna().all().all() and ((metrics[columns] >= 0) & (metrics[columns] <= 100)).all().all()
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/acc", "train/lr", "train/images_per_s", *(f"epoch/{c}" for c in columns)} <= set(
+        events.Tags()["scalars"])
+
+    off = make_cfg("train", "data=synthetic", "train=tiny", "train.reference_subnets=false",
+                   f"checkpoint={tmp_path}/off.pt", "runtime.progress=false", "runtime.device=cpu")
+    train_supernet(off, tmp_path / "off")
+    assert not any(c.startswith("ref_") for c in pd.read_csv(tmp_path / "off" / "metrics.csv").columns)
+    assert not (tmp_path / "off" / "tensorboard").exists()

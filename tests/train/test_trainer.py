@@ -114,3 +114,37 @@ def test_resume_refuses_a_different_plan(tiny_space, tiny_data, tmp_path):
     other = _trainer(tiny_space, tiny_data, tmp_path, epochs=5)
     with pytest.raises(ValueError, match="planned for"):
         other.resume()
+
+
+def test_max_steps_below_one_epoch_records_a_partial_row_and_resume_reports_the_whole_epoch(
+        tiny_space, tiny_data, tmp_path):
+    t = _trainer(tiny_space, tiny_data, tmp_path, epochs=1, max_steps=2)
+    assert t.steps_per_epoch == 4
+    table = t.fit()
+    assert len(table) == 1 and bool(table.partial[0]) and table.step[0] == 2
+    assert table.train_loss[0] > 0 and table.images_per_s[0] > 0
+    on_disk = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(on_disk.partial) == [True] and list(on_disk.step) == [2]
+    resumed = _trainer(tiny_space, tiny_data, tmp_path, epochs=1)
+    assert resumed.resume()
+    table = resumed.fit()
+    # the partial row is a report, not history: the resumed run reports epoch 0 once, whole
+    assert list(table.epoch) == [0] and not table.partial[0] and table.step[0] == 4
+    assert resumed._epoch_acc["steps"] == 0
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint_and_raises_training_interrupted(tiny_space, tiny_data, tmp_path):
+    from oneshot.train import TrainingInterrupted
+
+    class StopAt:
+        def on_step_end(self, trainer, info):
+            if trainer.step == 3:
+                raise KeyboardInterrupt
+
+    t = _trainer(tiny_space, tiny_data, tmp_path)
+    t.callbacks.append(StopAt())
+    with pytest.raises(TrainingInterrupted) as caught:
+        t.fit()
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert caught.value.step == 3 and caught.value.checkpoint == tmp_path / "ck.pt"
+    assert load_checkpoint(tmp_path / "ck.pt")["train"]["step"] == 3
