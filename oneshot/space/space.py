@@ -8,15 +8,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .arch import Arch
-from .ops import OpSpec
+from .ops import ACTIVATIONS, OpSpec, conv_out_size
 
 SPACE_FORMAT_VERSION = 1
-
-
-def conv_out_size(size: int, kernel: int, stride: int) -> int:
-    """Spatial size after a conv with 'same' padding ``kernel // 2``."""
-    pad = kernel // 2
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class SearchSpace:
                 keeps = stride == 1 and channels == out_ch
                 # layers below min_depth are never dropped: no no-op there
                 cands = tuple(op for op in ops
-                              if (keeps or op.kind != "skip")
+                              if (keeps or op.changes_shape)
                               and not (op.is_noop_kind and pos < stage.get("min_depth", 0)))
                 if not cands:
                     raise ValueError(
@@ -286,7 +280,6 @@ _DEFAULTS: dict[str, Any] = {
     "activation": "relu",
     "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"],
 }
-_ACTIVATIONS = ("relu", "relu6", "hswish")
 
 
 def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,8 +321,8 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
         c[key] = int(c[key])
         if c[key] < 1:
             raise ValueError(f"space config: '{key}' must be >= 1, got {c[key]}")
-    if c["activation"] not in _ACTIVATIONS:
-        raise ValueError(f"space config: activation {c['activation']!r} not in {_ACTIVATIONS}")
+    if c["activation"] not in ACTIVATIONS:
+        raise ValueError(f"space config: activation {c['activation']!r} not in {ACTIVATIONS}")
     for name in c["ops"] + [o for st in stages for o in st.get("ops", [])]:
         OpSpec.parse(name)
     return c
