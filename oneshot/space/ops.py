@@ -135,8 +135,9 @@ class OpSpec:
         """The op a latency key of this class describes (inverse of :meth:`key_fields`)."""
         raise NotImplementedError
 
-    def elastic_block(self, activation: str) -> tuple[dict[str, Any], int, int]:
-        """For ``elastic_role == "block"``: (the shared block's settings, kernel, expand)."""
+    def elastic_block(self, layer: "LayerSpec", activation: str) -> tuple[dict[str, Any], int, int]:
+        """For ``elastic_role == "block"``: (keyword arguments of the layer's shared elastic
+        block as far as this op fixes them, kernel, expand)."""
         raise ValueError(f"op {self.name!r} is not a slice of an elastic block (elastic role {self.elastic_role!r})")
 
     def __str__(self) -> str:
@@ -237,6 +238,10 @@ class MBConvOp(OpSpec):
     def hidden(self, layer: "LayerSpec") -> int:
         return layer.in_channels * self.expand
 
+    def se_width(self, layer: "LayerSpec") -> int:
+        """Width of the squeeze-excite bottleneck at ``layer`` (0: no SE)."""
+        return se_channels(self.hidden(layer)) if self.se else 0
+
     def cost(self, layer: "LayerSpec") -> tuple[int, int]:
         cin, size, hidden = layer.in_channels, layer.in_size, self.hidden(layer)
         macs = params = 0
@@ -245,9 +250,8 @@ class MBConvOp(OpSpec):
             macs, params = macs + m, params + p
         m, p, out = conv_cost(hidden, hidden, self.kernel, layer.stride, size, groups=hidden)
         macs, params = macs + m, params + p
-        if self.se:  # two biased 1x1 convs on the pooled 1x1 map
-            mid = se_channels(hidden)
-            macs, params = macs + 2 * hidden * mid, params + 2 * hidden * mid + mid + hidden
+        mid = self.se_width(layer)  # SE: two biased 1x1 convs on the pooled 1x1 map
+        macs, params = macs + 2 * hidden * mid, params + (2 * hidden * mid + mid + hidden if mid else 0)
         m, p, _ = conv_cost(hidden, layer.out_channels, 1, 1, out)
         return macs + m, params + p
 
@@ -255,7 +259,7 @@ class MBConvOp(OpSpec):
         from ..nn.blocks import MBConv
 
         return MBConv(layer.in_channels, layer.out_channels, self.kernel, self.expand, layer.stride,
-                      self.activation or activation, se_channels=se_channels(self.hidden(layer)) if self.se else 0)
+                      self.activation or activation, se_channels=self.se_width(layer))
 
     def key_fields(self, layer: "LayerSpec", activation: str) -> dict[str, Any]:
         return {"kind": self.kind, "kernel": self.kernel, "expand": self.expand, "stride": layer.stride,
@@ -265,8 +269,9 @@ class MBConvOp(OpSpec):
     def from_key_fields(cls, fields: Mapping[str, Any]) -> "OpSpec":
         return cls(int(fields["kernel"]), int(fields["expand"]), fields["activation"])
 
-    def elastic_block(self, activation: str) -> tuple[dict[str, Any], int, int]:
-        return {"activation": self.activation or activation, "se": self.se}, self.kernel, self.expand
+    def elastic_block(self, layer: "LayerSpec", activation: str) -> tuple[dict[str, Any], int, int]:
+        se = {layer.in_channels * self.expand: self.se_width(layer)} if self.se else None
+        return {"activation": self.activation or activation, "se_widths": se}, self.kernel, self.expand
 
 
 @dataclass(frozen=True)

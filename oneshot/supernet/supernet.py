@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -70,6 +70,11 @@ class SuperNet(nn.Module):
         for ops, choice in zip(self.layers, arch):
             x = ops[choice](x)
         return self.head(x)
+
+    def layer_call(self, layer: int, choice: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Module]:
+        """What ``forward`` runs at ``layer`` for ``choice``: (callable, the module owning its state)."""
+        module = self.layers[layer][choice]
+        return module, module
 
     def path_modules(self, arch: Sequence[int]) -> list[nn.Module]:
         """The modules ``arch`` runs, in order (stem, one op per layer, head)."""
