@@ -17,6 +17,8 @@ Grammar (tokens joined by ``-``)::
     identity-in16x16x64                        true no-op (shape kept)
     head-in4x4x256-c1280-out10-relu            1x1 conv to c + BN + act, global
                                                  average pool, linear to out classes
+    head-in7x7x192-c1152-m1536-out1000-hswish  the same with MobileNetV3's feature mix
+                                                 (1x1 conv to m + act after the pool)
 
 The activation (``relu``, ``relu6``, ``hswish``) is part of every key whose op
 applies one. A true no-op has a key but is **never measured**: its cost is 0 by
@@ -42,12 +44,12 @@ from ..space.space import LayerSpec, SearchSpace, conv_out_size
 
 #: the parts every arch runs; every other key kind belongs to a registered op class
 FIXED_KEY_TOKENS: dict[str, tuple[str, ...]] = {"stem": ("in", "out", "k", "s", "act"),
-                                                "head": ("in", "c", "classes", "act")}
+                                                "head": ("in", "c", "m", "classes", "act")}
 
 Shape = tuple[int, int, int]  # (height, width, channels)
 
 _SHAPE = re.compile(r"^(in|out)(\d+)x(\d+)x(\d+)$")
-_INT = re.compile(r"^(k|e|s|c|out)(\d+)$")
+_INT = re.compile(r"^(k|e|s|c|m|out)(\d+)$")
 
 
 def key_token_layouts() -> dict[str, tuple[str, ...]]:
@@ -71,6 +73,7 @@ class OpDescriptor:
     stride: int = 1
     activation: str = ""
     head_channels: int = 0  # head only: width of the 1x1 conv before pooling
+    mix_channels: int = 0  # head only: width of the feature-mix conv after pooling (0: none)
 
     @property
     def is_noop(self) -> bool:
@@ -106,6 +109,7 @@ def _shape(prefix: str, shape: Shape) -> str:
 _FORMAT = {"in": lambda d: _shape("in", d.in_shape), "out": lambda d: _shape("out", d.out_shape),
            "k": lambda d: f"k{d.kernel}", "e": lambda d: f"e{d.expand}", "s": lambda d: f"s{d.stride}",
            "c": lambda d: f"c{d.head_channels}", "classes": lambda d: f"out{d.num_classes}",
+           "m": lambda d: f"m{d.mix_channels}" if d.mix_channels else None,  # optional token
            "act": lambda d: d.activation}
 
 
@@ -114,7 +118,7 @@ def format_key(d: OpDescriptor) -> str:
     layouts = key_token_layouts()
     if d.kind not in layouts:
         raise ValueError(f"unknown op kind {d.kind!r}; known: {tuple(layouts)}")
-    return "-".join([d.kind, *(_FORMAT[t](d) for t in layouts[d.kind])])
+    return "-".join([d.kind, *(tok for t in layouts[d.kind] if (tok := _FORMAT[t](d)) is not None)])
 
 
 def parse_key(key: str) -> OpDescriptor:
@@ -142,7 +146,7 @@ def parse_key(key: str) -> OpDescriptor:
     inp = fields["in"]
     if kind == "head":
         d = OpDescriptor("head", inp, (1, 1, fields.get("out", 0)), activation=fields.get("act", ""),
-                         head_channels=fields.get("c", 0))
+                         head_channels=fields.get("c", 0), mix_channels=fields.get("m", 0))
     elif kind == "stem":
         d = OpDescriptor("stem", inp, fields.get("out", (0, 0, 0)), kernel=fields.get("k", 0),
                          stride=fields.get("s", 1), activation=fields.get("act", ""))
@@ -179,7 +183,7 @@ def stem_descriptor(space: SearchSpace) -> OpDescriptor:
 def head_descriptor(space: SearchSpace) -> OpDescriptor:
     return OpDescriptor("head", (space.final_size, space.final_size, space.final_channels),
                         (1, 1, space.num_classes), activation=space.activation,
-                        head_channels=space.head_channels)
+                        head_channels=space.head_channels, mix_channels=space.head_mix_channels)
 
 
 def layer_keys(space: SearchSpace) -> list[list[str]]:
@@ -215,7 +219,7 @@ def build_module(desc: "OpDescriptor | str") -> nn.Module:
     if d.kind == "stem":
         return ConvBN(cin, cout, d.kernel, d.stride, activation=d.activation)
     if d.kind == "head":
-        return Head(cin, d.head_channels, d.num_classes, d.activation)
+        return Head(cin, d.head_channels, d.num_classes, d.activation, d.mix_channels)
     return d.op().build(d.layer(), d.activation)
 
 

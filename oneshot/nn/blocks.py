@@ -76,16 +76,27 @@ class MBConv(nn.Module):
 
 
 class Head(nn.Module):
-    """1x1 conv to ``channels`` + BN + act, global average pool, linear classifier."""
+    """1x1 conv to ``channels`` + BN + act, global average pool, [feature mix], linear classifier.
 
-    def __init__(self, cin: int, channels: int, num_classes: int, activation: str):
+    ``mix_channels > 0`` adds MobileNetV3's / Once-for-All's feature-mix layer after the pool:
+    a 1x1 conv to ``mix_channels`` (no bias, no BN) + act; without it there is no ``mix``.
+    """
+
+    def __init__(self, cin: int, channels: int, num_classes: int, activation: str, mix_channels: int = 0):
         super().__init__()
         self.conv = ConvBN(cin, channels, 1, activation=activation)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels, num_classes)
+        if mix_channels:
+            self.mix = nn.Sequential(nn.Conv2d(channels, mix_channels, 1, bias=False), make_activation(activation))
+        else:
+            self.mix = None
+        self.classifier = nn.Linear(mix_channels or channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.conv(x)), 1))
+        x = self.pool(self.conv(x))
+        if self.mix is not None:
+            x = self.mix(x)
+        return self.classifier(torch.flatten(x, 1))
 
 
 def build_stem(space) -> nn.Module:
@@ -94,4 +105,5 @@ def build_stem(space) -> nn.Module:
 
 
 def build_head(space) -> Head:
-    return Head(space.final_channels, space.head_channels, space.num_classes, space.activation)
+    return Head(space.final_channels, space.head_channels, space.num_classes, space.activation,
+                space.head_mix_channels)

@@ -24,9 +24,10 @@ def fixed_cost(space: SearchSpace) -> tuple[int, int]:
     stem_m, stem_p, _ = conv_cost(space.in_channels, space.stem_channels, space.stem_kernel,
                               space.stem_stride, space.input_size)
     head_m, head_p, _ = conv_cost(space.final_channels, space.head_channels, 1, 1, space.final_size)
-    fc_m = space.head_channels * space.num_classes
+    mix = space.head_mix_channels * space.head_channels  # feature mix: 1x1 conv on the pooled map
+    fc_m = (space.head_mix_channels or space.head_channels) * space.num_classes
     fc_p = fc_m + space.num_classes
-    return stem_m + head_m + fc_m, stem_p + head_p + fc_p
+    return stem_m + head_m + mix + fc_m, stem_p + head_p + mix + fc_p
 
 
 class CostModel:

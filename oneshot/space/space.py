@@ -49,7 +49,8 @@ class SearchSpace:
 
     Config keys (see ``conf/space/*.yaml``): ``name``, ``input_size``, ``in_channels``,
     ``num_classes``, ``stem_channels``, ``stem_kernel``, ``stem_stride``,
-    ``head_channels``, ``activation``, ``ops`` (default candidate list) and
+    ``head_channels``, optional ``head_mix_channels`` (MobileNetV3's feature-mix 1x1 conv
+    after the pool; omitted or 0: none), ``activation``, ``ops`` (default candidate list) and
     ``stages`` (each: ``layers``, ``channels``, ``stride``, optional ``ops`` and
     ``min_depth`` -- layers at positions below it get no no-op candidate, which is
     how elastic depth {min_depth..layers} is expressed: skips move to the stage end).
@@ -66,6 +67,7 @@ class SearchSpace:
         self.stem_kernel: int = c["stem_kernel"]
         self.stem_stride: int = c["stem_stride"]
         self.head_channels: int = c["head_channels"]
+        self.head_mix_channels: int = c.get("head_mix_channels", 0)
         self.activation: str = c["activation"]
         self.layers: tuple[LayerSpec, ...] = tuple(self._build_layers())
         if not self.layers:
@@ -287,7 +289,7 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
     raw = _to_plain(config)
     if not isinstance(raw, dict):
         raise TypeError(f"space config must be a mapping, got {type(raw).__name__}")
-    allowed = set(_DEFAULTS) | {"name", "stages"}
+    allowed = set(_DEFAULTS) | {"name", "stages", "head_mix_channels"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"space config: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -321,6 +323,12 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
         c[key] = int(c[key])
         if c[key] < 1:
             raise ValueError(f"space config: '{key}' must be >= 1, got {c[key]}")
+    # absent when 0, so spaces without a feature mix keep their config and fingerprint
+    mix = int(c.pop("head_mix_channels", 0) or 0)
+    if mix < 0:
+        raise ValueError(f"space config: 'head_mix_channels' must be >= 0, got {mix}")
+    if mix:
+        c["head_mix_channels"] = mix
     if c["activation"] not in ACTIVATIONS:
         raise ValueError(f"space config: activation {c['activation']!r} not in {ACTIVATIONS}")
     for name in c["ops"] + [o for st in stages for o in st.get("ops", [])]:
