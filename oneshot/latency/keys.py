@@ -57,10 +57,6 @@ def key_token_layouts() -> dict[str, tuple[str, ...]]:
     return {**FIXED_KEY_TOKENS, **OpSpec.key_kinds()}
 
 
-def known_kinds() -> tuple[str, ...]:
-    return tuple(key_token_layouts())
-
-
 @dataclass(frozen=True)
 class OpDescriptor:
     """Everything that determines one op's latency (besides batch and device)."""
@@ -88,7 +84,7 @@ class OpDescriptor:
         return format_key(self)
 
     def layer(self) -> LayerSpec:
-        """The (square, one-candidate-free) layer geometry of a searchable op's key."""
+        """The layer geometry (square input, no candidates) a searchable op's key describes."""
         return LayerSpec(0, 0, 0, self.in_shape[2], self.out_shape[2], self.stride, self.in_shape[0], ())
 
     def op(self) -> OpSpec:

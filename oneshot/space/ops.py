@@ -11,8 +11,12 @@ Each kind owns, in one place (the design of timm's block-string decoder and Once
   the token layout of each key kind (:attr:`OpSpec.key_tokens`) and :meth:`OpSpec.from_key_fields`
   (the op a key describes);
 * its **elastic capability** -- :attr:`OpSpec.elastic_role`: ``"block"`` (a kernel/expand slice
-  of the layer's shared elastic block, :meth:`OpSpec.elastic_block`), ``"depth"`` (drops the
-  layer: elastic depth) or ``"none"`` (refused by ``sharing="elastic"``).
+  of the layer's shared elastic block, :meth:`OpSpec.elastic_block`; such ops expose ``kernel``
+  and ``expand``), ``"depth"`` (drops the layer: elastic depth) or ``"none"`` (refused by
+  ``sharing="elastic"``).
+
+``oneshot.nn`` is plain torch modules that know nothing of spaces, so the lazy import in
+:meth:`OpSpec.build` runs down the layers, not up.
 
 A subclass registers itself by its ``kind``; :meth:`OpSpec.parse` tries every registered kind.
 Ops are frozen dataclasses: equal ops compare and hash equal, different kinds never do.

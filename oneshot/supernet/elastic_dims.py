@@ -39,7 +39,7 @@ def check_elastic_space(space: SearchSpace) -> None:
         if not blocks:
             raise ValueError(f"elastic supernet: {where} has no elastic block candidate (e.g. mbconv), only "
                              f"{[op.name for op in layer.candidates]}")
-        kinds = {(type(op).__name__, op.elastic_block(layer, space.activation)[0]["activation"]) for op in blocks}
+        kinds = {(op.kind, op.elastic_block(layer, space.activation)[0]["activation"]) for op in blocks}
         if len(kinds) > 1:
             raise ValueError(
                 f"elastic supernet: {where} mixes ops that need different shared blocks "
