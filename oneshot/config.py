@@ -33,6 +33,7 @@ class SpaceSchema:
     stem_kernel: int = 3
     stem_stride: int = 1
     head_channels: int = 1280
+    head_mix_channels: int = 0
     activation: str = "relu"
     ops: List[str] = field(default_factory=lambda: ["identity", "mbconv_k3_e3", "mbconv_k5_e6"])
     stages: List[StageSchema] = MISSING

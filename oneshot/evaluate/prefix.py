@@ -30,12 +30,13 @@ buffers are then saved after a chunk and restored before the next, so the runnin
 statistics accumulate over the same batches in the same order -- still exact. The
 bound becomes ``bytes_per_image(path) * chunk images`` (at least one batch).
 
-Supported: :class:`~oneshot.supernet.SuperNet` (``sharing="separate"``: every
-candidate has its own module and BNs) and :class:`~oneshot.supernet.ElasticSuperNet`
-(one shared block per layer; a candidate is ``block(x, kernel, expand)`` or a skip,
-from the public :meth:`ElasticSuperNet.op_args`; resetting the layer's block at its
-node is what the one-by-one path's reset does for that layer). Any other model --
-including subclasses that override ``forward`` -- falls back to one arch at a time.
+Supported: any model with ``layer_call(layer, choice) -> (run, module)`` defined by the
+class that defines its ``forward``: :class:`~oneshot.supernet.SuperNet` (``sharing="separate"``:
+every candidate has its own module and BNs) and :class:`~oneshot.supernet.ElasticSuperNet`
+(one shared block per layer; a candidate is ``block(x, kernel, expand)`` or a skip;
+resetting the layer's block at its node is what the one-by-one path's reset does for that
+layer). Any other model -- including subclasses that override ``forward`` -- falls back to
+one arch at a time.
 
 Side effect, as with the one-by-one path: the BN buffers of the model are left as the
 last recalibration wrote them (here: per module, the last trie node that used it), not
@@ -56,8 +57,6 @@ from tqdm.auto import tqdm
 
 from ..space.arch import Arch
 from ..space.space import conv_out_size
-from ..supernet.elastic import ElasticSuperNet
-from ..supernet.supernet import SuperNet
 from ..train.bn import batchnorms
 from .supernet_evaluator import SupernetEvaluator
 
@@ -70,12 +69,13 @@ Tensor = torch.Tensor
 
 
 def supports_prefix_sharing(model: nn.Module) -> bool:
-    """Whether ``model`` exposes its per-layer calls so a trie can run it."""
-    if isinstance(model, SuperNet):
-        return type(model).forward is SuperNet.forward
-    if isinstance(model, ElasticSuperNet):
-        return type(model).forward is ElasticSuperNet.forward
-    return False
+    """Whether ``model`` exposes its per-layer calls (``layer_call``) so a trie can run it, and
+    its ``forward`` is the one those calls were written for (defined by the same class: a
+    subclass overriding ``forward`` alone may compute something else)."""
+    def owner(name: str) -> type | None:
+        return next((c for c in type(model).__mro__ if name in c.__dict__), None)
+
+    return owner("layer_call") is not None and owner("layer_call") is owner("forward")
 
 
 @dataclass(eq=False)
@@ -88,21 +88,6 @@ class _Node:
     state: list[tuple[Tensor, Tensor, Tensor]] | None = None  # saved BN buffers between passes
 
 
-def _identity(x: Tensor) -> Tensor:
-    return x
-
-
-def _layer_call(model: nn.Module, layer: int, arch: Arch) -> tuple[Callable[[Tensor], Tensor], nn.Module | None]:
-    if isinstance(model, SuperNet):
-        module = model.layers[layer][arch[layer]]
-        return module, module
-    args = model.op_args(arch)[layer]  # ElasticSuperNet: (kernel, expand) or None for skip
-    if args is None:
-        return _identity, None
-    block = model.layers[layer]
-    return (lambda x, b=block, a=args: b(x, *a)), block
-
-
 def build_trie(model: nn.Module, archs: Sequence[Arch]) -> tuple[_Node, int]:
     """Root (stem) node of the trie over ``archs`` and its number of nodes (heads included)."""
     root = _Node(model.stem, model.stem, batchnorms(model.stem))
@@ -113,7 +98,7 @@ def build_trie(model: nn.Module, archs: Sequence[Arch]) -> tuple[_Node, int]:
         for i, c in enumerate(arch):
             child = node.children.get(c)
             if child is None:
-                run, module = _layer_call(model, i, arch)
+                run, module = model.layer_call(i, c)
                 child = node.children[c] = _Node(run, module, batchnorms(module) if module is not None else [])
                 count += 1
             node = child

@@ -2,9 +2,13 @@
 
 Both come from MobileNetV3-style networks, which differ from oneshot's blocks:
 
-* blocks with squeeze-and-excitation (``se:1``) have no oneshot equivalent;
-* their head (final expand 1x1 conv, pool, feature-mix 1x1 conv, classifier) is not
-  oneshot's head (1x1 conv + BN + act, pool, linear): every head part is unmapped;
+* blocks with squeeze-and-excitation (``se:1``) map to ``mbconv_se`` (Once-for-All's SE:
+  reduction 4, ``make_divisible(.., 8)``, h-sigmoid gate), the others to ``mbconv``;
+* their head parts (final expand 1x1 conv + BN + h-swish, pool, feature-mix 1x1 conv +
+  h-swish, classifier) are summed into one oneshot ``head`` key with a feature mix
+  (``head-in7x7x192-c1152-m1536-out1000-hswish``; a space sets ``head_mix_channels``), one
+  per chain of parts whose shapes connect; the std of the sum assumes independent parts.
+  NSGANetV2 has no pooling entry: its heads leave the pool (~2 % of OFA's head) uncounted;
 * ``hs:1`` (OFA) is ``hswish``, ``hs:0`` is ``relu``. NSGANetV2 keys carry no
   activation: MobileNetV3's convention is assumed (``relu`` up to the 40-channel
   stage -- out channels 16, 24, 32, 40, 48 at width 1.0 / 1.2 -- ``hswish`` after, and
@@ -13,7 +17,7 @@ Both come from MobileNetV3-style networks, which differ from oneshot's blocks:
   normal approximation mean -/+ 0.674 std; ``n`` is OFA's count (0 when unknown).
 
 So a space predicted from an imported table must use shapes, ops and activations the
-table has (e.g. a MobileNetV3-shaped prefix without SE); other spaces fail with a
+table has (e.g. ``conf/space/ofa_like_se.yaml`` for Once-for-All's); other spaces fail with a
 ``MissingKeysError`` naming the keys. ``LatencyLUT.predict(..., include_fixed=False)``
 predicts the searchable layers alone when only the stem / head are missing.
 Unmapped keys are returned with a reason and logged, never silently dropped.
@@ -29,7 +33,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from .keys import OpDescriptor
+from ..space.ops import OpSpec
+from ..space.space import LayerSpec
+from .keys import OpDescriptor, op_descriptor
 from .table import LatencyLUT, Row
 
 log = logging.getLogger(__name__)
@@ -100,6 +106,7 @@ def import_published_lut(path: "str | Path", *, fmt: str = "auto", profile: str 
             continue
         lut.set(desc.key, row)
         result.mapped[key] = desc.key
+    _compose_heads(entries, fmt, activation, result)
     if result.unmapped:
         reasons: dict[str, int] = {}
         for _, why in result.unmapped:
@@ -113,6 +120,58 @@ def import_published_lut(path: "str | Path", *, fmt: str = "auto", profile: str 
 
 class _Unmapped(Exception):
     pass
+
+
+_HEAD_PARTS = {"ofa": ("Conv_1", "AvgPool2D", "Conv_2", "Logits"),
+               "nsganetv2": ("final_expand_layer", None, "feature_mix_layer", "classifier")}
+
+
+def _channels(text: str) -> int:
+    return int(text.rsplit("x", 1)[-1])
+
+
+def _compose_heads(entries: Mapping[str, Any], fmt: str, activation: str | None, result: ImportResult) -> None:
+    """Sum each chain final expand -> [pool] -> feature mix -> classifier into one head key;
+    its part keys move from ``unmapped`` to ``mapped`` (all pointing at the head key)."""
+    expand_kind, pool_kind, mix_kind, fc_kind = _HEAD_PARTS[fmt]
+    parts: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for key in entries:
+        kind = key.split("-", 1)[0]
+        if kind in _HEAD_PARTS[fmt]:
+            try:
+                parts.setdefault(kind, []).append((key, _parse(key)[1]))
+            except _Unmapped:
+                continue
+    used: dict[str, str] = {}
+    for ekey, e in parts.get(expand_kind, []):
+        inp, mid = _hwc(e.get("input"), ekey), _hwc(e.get("output"), ekey)
+        pools = [k for k, p in parts.get(pool_kind, []) if p.get("input") == e.get("output")] if pool_kind else [None]
+        for mkey, m in parts.get(mix_kind, []):
+            if _channels(m.get("input", "")) != mid[2]:
+                continue
+            mix = _channels(m.get("output", ""))
+            for fkey, f in parts.get(fc_kind, []):
+                if _channels(f.get("input", "")) != mix or not pools:
+                    continue
+                chain = [ekey, *(k for k in pools[:1] if k), mkey, fkey]
+                desc = OpDescriptor("head", inp, (1, 1, int(f["output"])), activation=activation or "hswish",
+                                    head_channels=mid[2], mix_channels=mix)
+                try:
+                    row = _sum_rows([_row(entries[k], fmt) for k in chain])
+                except _Unmapped:
+                    continue
+                if desc.key not in result.lut.rows:
+                    result.lut.set(desc.key, row)
+                used.update({k: desc.key for k in chain})
+    result.mapped.update(used)
+    result.unmapped[:] = [(k, why) for k, why in result.unmapped if k not in used]
+
+
+def _sum_rows(rows: list[Row]) -> Row:
+    mean = sum(r.median_ms for r in rows)
+    std = sum(((r.p75 - r.median_ms) / Z75) ** 2 for r in rows) ** 0.5
+    counts = [r.n for r in rows]
+    return Row(mean, max(0.0, mean - Z75 * std), mean + Z75 * std, min(counts) if all(counts) else 0)
 
 
 def _parse(key: str) -> tuple[str, dict[str, str]]:
@@ -134,8 +193,6 @@ def _hwc(text: str | None, key: str) -> tuple[int, int, int]:
 
 
 def _mbconv(key: str, args: dict[str, str], ratio: int, activation: str) -> OpDescriptor:
-    if args.get("se", "0") != "0":
-        raise _Unmapped("squeeze-and-excitation block: oneshot MBConv has no SE")
     inp, out = _hwc(args.get("input"), key), _hwc(args.get("output"), key)
     stride, kernel = int(args["stride"]), int(args["kernel"])
     residual = stride == 1 and inp == out
@@ -144,7 +201,11 @@ def _mbconv(key: str, args: dict[str, str], ratio: int, activation: str) -> OpDe
                         f"{'adds' if residual else 'has no'} a residual")
     if (inp[0] + stride - 1) // stride != out[0]:
         raise _Unmapped(f"spatial size {inp[0]} -> {out[0]} does not fit stride {stride}")
-    return OpDescriptor("mbconv", inp, out, kernel, ratio, stride, activation)
+    if inp[0] != inp[1]:
+        raise _Unmapped(f"non-square input {inp}")
+    se = "_se" if args.get("se", "0") != "0" else ""
+    op = OpSpec.parse(f"mbconv{se}_k{kernel}_e{ratio}")
+    return op_descriptor(LayerSpec(0, 0, 0, inp[2], out[2], stride, inp[0], (op,)), op, activation)
 
 
 def _map_nsganetv2(key: str, activation: str | None) -> OpDescriptor:
@@ -156,7 +217,8 @@ def _map_nsganetv2(key: str, activation: str | None) -> OpDescriptor:
     if kind == "first_conv":
         return _stem(key, args, activation or "hswish")
     if kind in ("final_expand_layer", "feature_mix_layer", "classifier"):
-        raise _Unmapped(f"MobileNetV3 head part {kind}: oneshot's head (1x1 conv+BN+act, pool, linear) differs")
+        raise _Unmapped(f"MobileNetV3 head part {kind}: imported only within a whole head chain "
+                        "(final expand, pool, feature mix, classifier) whose shapes connect")
     raise _Unmapped(f"unknown op kind {kind!r}")
 
 
@@ -172,7 +234,8 @@ def _map_ofa(key: str) -> OpDescriptor:
     if kind == "Conv":
         return _stem(key, args, "hswish")
     if kind in ("Conv_1", "Conv_2", "Logits", "AvgPool2D"):
-        raise _Unmapped(f"MobileNetV3 head part {kind}: oneshot's head (1x1 conv+BN+act, pool, linear) differs")
+        raise _Unmapped(f"MobileNetV3 head part {kind}: imported only within a whole head chain "
+                        "(final expand, pool, feature mix, classifier) whose shapes connect")
     raise _Unmapped(f"unknown op kind {kind!r}")
 
 

@@ -15,13 +15,13 @@ Nothing here keeps an "active" kernel or width: every call says what it runs.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import MBConv, make_activation
+from .blocks import MBConv, SqueezeExcite, make_activation
 
 
 class ElasticBatchNorm2d(nn.BatchNorm2d):
@@ -145,10 +145,16 @@ class ElasticMBConv(nn.Module):
     ``in_channels * expand`` output channels, their BN, the depthwise conv's leading
     channels at the (transformed) ``kernel`` and the project conv's leading input channels.
     :meth:`to_mbconv` builds the same op as a plain :class:`~oneshot.nn.blocks.MBConv`.
+
+    ``se_widths`` (``{hidden channels: SE bottleneck width}`` for every expansion) adds a
+    squeeze-excite after the depthwise conv, sliced like OFA's ``DynamicSE``: at hidden width
+    ``h`` with bottleneck ``m`` the reduce conv uses ``weight[:m, :h]``, ``bias[:m]`` and the
+    expand conv ``weight[:h, :m]``, ``bias[:h]``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int],
-                 expand_ratios: Sequence[int], stride: int = 1, activation: str = "relu"):
+                 expand_ratios: Sequence[int], stride: int = 1, activation: str = "relu",
+                 se_widths: Mapping[int, int] | None = None):
         super().__init__()
         self.expand_ratios: tuple[int, ...] = tuple(sorted(set(int(e) for e in expand_ratios)))
         if not self.expand_ratios or self.expand_ratios[0] < 1:
@@ -168,6 +174,13 @@ class ElasticMBConv(nn.Module):
             self.expand_bn = ElasticBatchNorm2d(self.max_hidden)
         self.depthwise = ElasticDepthwiseConv2d(self.max_hidden, kernel_sizes, stride)
         self.depthwise_bn = ElasticBatchNorm2d(self.max_hidden)
+        self.se_widths = dict(se_widths) if se_widths else None
+        if self.se_widths is not None:
+            missing = [self.in_channels * e for e in self.expand_ratios if self.in_channels * e not in self.se_widths]
+            if missing:
+                raise ValueError(f"se_widths {self.se_widths} lacks the hidden width(s) {missing}")
+            mid = self.se_widths[self.max_hidden]
+            self.se = SqueezeExcite(self.max_hidden, mid)
         self.project_conv = nn.Conv2d(self.max_hidden, out_channels, 1, bias=False)
         self.project_bn = nn.BatchNorm2d(out_channels)
         self.act = make_activation(activation)
@@ -189,15 +202,31 @@ class ElasticMBConv(nn.Module):
             w = self.expand_conv.weight
             h = self.act(self.expand_bn(F.conv2d(x, w if hidden == self.max_hidden else w[:hidden])))
         h = self.act(self.depthwise_bn(self.depthwise(h, kernel)))
+        if self.se_widths is not None:
+            h = self._se(h, hidden)
         w = self.project_conv.weight
         out = self.project_bn(F.conv2d(h, w if hidden == self.max_hidden else w[:, :hidden]))
         return out + x if self.residual else out
+
+    def _se_slices(self, hidden: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        mid = self.se_widths[hidden]
+        r, e = self.se.reduce, self.se.expand
+        return r.weight[:mid, :hidden], r.bias[:mid], e.weight[:hidden, :mid], e.bias[:hidden]
+
+    def _se(self, h: torch.Tensor, hidden: int) -> torch.Tensor:
+        if hidden == self.max_hidden:
+            return self.se(h)
+        rw, rb, ew, eb = self._se_slices(hidden)
+        y = F.relu(F.conv2d(h.mean((2, 3), keepdim=True), rw, rb))
+        return h * F.hardsigmoid(F.conv2d(y, ew, eb))
 
     def to_mbconv(self, kernel: int, expand: int) -> MBConv:
         """Stand-alone MBConv(kernel, expand) with this layer's sliced weights and BN stats."""
         hidden = self.hidden(expand)
         ref = self.project_conv.weight
-        block = MBConv(self.in_channels, self.out_channels, kernel, expand, self.stride, self.activation)
+        se_channels = self.se_widths[hidden] if self.se_widths is not None else 0
+        block = MBConv(self.in_channels, self.out_channels, kernel, expand, self.stride, self.activation,
+                       se_channels=se_channels)
         block = block.to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             if self.expand_conv is not None:
@@ -205,6 +234,10 @@ class ElasticMBConv(nn.Module):
                 copy_bn_(block.expand[1], self.expand_bn, hidden)
             block.depthwise[0].weight.copy_(self.depthwise.weight(kernel, hidden))
             copy_bn_(block.depthwise[1], self.depthwise_bn, hidden)
+            if se_channels:
+                for param, value in zip((block.se.reduce.weight, block.se.reduce.bias, block.se.expand.weight,
+                                         block.se.expand.bias), self._se_slices(hidden)):
+                    param.copy_(value)
             block.project[0].weight.copy_(self.project_conv.weight[:, :hidden])
             copy_bn_(block.project[1], self.project_bn)
         block.train(self.training)
@@ -243,5 +276,9 @@ class ElasticMBConv(nn.Module):
         permute_bn_(self.expand_bn, perm)
         _permute_param_(self.depthwise.conv.weight, perm, 0)
         permute_bn_(self.depthwise_bn, perm)
+        if self.se_widths is not None:  # the SE reads and gates the hidden channels
+            _permute_param_(self.se.reduce.weight, perm, 1)
+            _permute_param_(self.se.expand.weight, perm, 0)
+            _permute_param_(self.se.expand.bias, perm, 0)
         _permute_param_(self.project_conv.weight, perm, 1)
         return perm

@@ -186,9 +186,9 @@ class ProgressiveSampler(SeededSampler):
                  seed: int = 0, archs_per_step: int | None = None):
         super().__init__(seed)
         bad = sorted({op.name for layer in space.layers for op in layer.candidates
-                      if op.kind not in ("mbconv", "skip")})
+                      if op.elastic_role == "none"})
         if bad:
-            raise ValueError(f"sampler=progressive needs an elastic space (only mbconv_k<k>_e<e> ops and 'skip', "
+            raise ValueError(f"sampler=progressive needs an elastic space (only elastic op kinds: mbconv_k<k>_e<e>, mbconv_se_k<k>_e<e> and 'skip', "
                              f"trained with supernet=elastic), but space {space.name!r} has op(s) {bad}: use an "
                              "elastic space (e.g. space=ofa_like_cifar supernet=elastic), or sampler=uniform / "
                              "fair for this space")

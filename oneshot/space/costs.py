@@ -10,45 +10,24 @@ from typing import Sequence
 
 import numpy as np
 
-from .ops import OpSpec
-from .space import LayerSpec, SearchSpace, conv_out_size
-
-
-def _conv(cin: int, cout: int, k: int, stride: int, size: int, groups: int = 1) -> tuple[int, int, int]:
-    """(MACs, params incl. BN, out size) of conv k x k + BN."""
-    out = conv_out_size(size, k, stride)
-    macs = k * k * (cin // groups) * cout * out * out
-    params = k * k * (cin // groups) * cout + 2 * cout
-    return macs, params, out
+from .ops import OpSpec, conv_cost
+from .space import LayerSpec, SearchSpace
 
 
 def op_cost(layer: LayerSpec, op: OpSpec) -> tuple[int, int]:
-    """(MACs, params) of one candidate op at one layer."""
-    cin, cout, s, size = layer.in_channels, layer.out_channels, layer.stride, layer.in_size
-    if op.is_noop_kind:
-        if layer.keeps_shape:
-            return 0, 0
-        macs, params, _ = _conv(cin, cout, 1, s, size)
-        return macs, params
-    hidden = cin * op.expand
-    macs = params = 0
-    if op.expand != 1:
-        m, p, _ = _conv(cin, hidden, 1, 1, size)
-        macs, params = macs + m, params + p
-    m, p, out = _conv(hidden, hidden, op.kernel, s, size, groups=hidden)
-    macs, params = macs + m, params + p
-    m, p, _ = _conv(hidden, cout, 1, 1, out)
-    return macs + m, params + p
+    """(MACs, params) of one candidate op at one layer (the op kind computes it)."""
+    return op.cost(layer)
 
 
 def fixed_cost(space: SearchSpace) -> tuple[int, int]:
     """(MACs, params) of the parts every arch shares: stem, head conv, classifier."""
-    stem_m, stem_p, _ = _conv(space.in_channels, space.stem_channels, space.stem_kernel,
+    stem_m, stem_p, _ = conv_cost(space.in_channels, space.stem_channels, space.stem_kernel,
                               space.stem_stride, space.input_size)
-    head_m, head_p, _ = _conv(space.final_channels, space.head_channels, 1, 1, space.final_size)
-    fc_m = space.head_channels * space.num_classes
+    head_m, head_p, _ = conv_cost(space.final_channels, space.head_channels, 1, 1, space.final_size)
+    mix = space.head_mix_channels * space.head_channels  # feature mix: 1x1 conv on the pooled map
+    fc_m = (space.head_mix_channels or space.head_channels) * space.num_classes
     fc_p = fc_m + space.num_classes
-    return stem_m + head_m + fc_m, stem_p + head_p + fc_p
+    return stem_m + head_m + mix + fc_m, stem_p + head_p + mix + fc_p
 
 
 class CostModel:
@@ -66,7 +45,7 @@ class CostModel:
         self.tables = {m: np.zeros((space.num_layers, width), dtype=np.float64) for m in self.metrics}
         for layer in space.layers:
             for c, op in enumerate(layer.candidates):
-                macs, params = op_cost(layer, op)
+                macs, params = op.cost(layer)
                 self.tables["flops"][layer.index, c] = macs
                 self.tables["params"][layer.index, c] = params
         self.base = dict(zip(self.metrics, map(float, fixed_cost(space))))

@@ -8,15 +8,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .arch import Arch
-from .ops import OpSpec
+from .ops import ACTIVATIONS, OpSpec, conv_out_size
 
 SPACE_FORMAT_VERSION = 1
-
-
-def conv_out_size(size: int, kernel: int, stride: int) -> int:
-    """Spatial size after a conv with 'same' padding ``kernel // 2``."""
-    pad = kernel // 2
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,8 @@ class SearchSpace:
 
     Config keys (see ``conf/space/*.yaml``): ``name``, ``input_size``, ``in_channels``,
     ``num_classes``, ``stem_channels``, ``stem_kernel``, ``stem_stride``,
-    ``head_channels``, ``activation``, ``ops`` (default candidate list) and
+    ``head_channels``, optional ``head_mix_channels`` (MobileNetV3's feature-mix 1x1 conv
+    after the pool; omitted or 0: none), ``activation``, ``ops`` (default candidate list) and
     ``stages`` (each: ``layers``, ``channels``, ``stride``, optional ``ops`` and
     ``min_depth`` -- layers at positions below it get no no-op candidate, which is
     how elastic depth {min_depth..layers} is expressed: skips move to the stage end).
@@ -72,6 +67,7 @@ class SearchSpace:
         self.stem_kernel: int = c["stem_kernel"]
         self.stem_stride: int = c["stem_stride"]
         self.head_channels: int = c["head_channels"]
+        self.head_mix_channels: int = c.get("head_mix_channels", 0)
         self.activation: str = c["activation"]
         self.layers: tuple[LayerSpec, ...] = tuple(self._build_layers())
         if not self.layers:
@@ -92,7 +88,7 @@ class SearchSpace:
                 keeps = stride == 1 and channels == out_ch
                 # layers below min_depth are never dropped: no no-op there
                 cands = tuple(op for op in ops
-                              if (keeps or op.kind != "skip")
+                              if (keeps or op.changes_shape)
                               and not (op.is_noop_kind and pos < stage.get("min_depth", 0)))
                 if not cands:
                     raise ValueError(
@@ -286,7 +282,6 @@ _DEFAULTS: dict[str, Any] = {
     "activation": "relu",
     "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"],
 }
-_ACTIVATIONS = ("relu", "relu6", "hswish")
 
 
 def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -294,7 +289,7 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
     raw = _to_plain(config)
     if not isinstance(raw, dict):
         raise TypeError(f"space config must be a mapping, got {type(raw).__name__}")
-    allowed = set(_DEFAULTS) | {"name", "stages"}
+    allowed = set(_DEFAULTS) | {"name", "stages", "head_mix_channels"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"space config: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -328,8 +323,14 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
         c[key] = int(c[key])
         if c[key] < 1:
             raise ValueError(f"space config: '{key}' must be >= 1, got {c[key]}")
-    if c["activation"] not in _ACTIVATIONS:
-        raise ValueError(f"space config: activation {c['activation']!r} not in {_ACTIVATIONS}")
+    # absent when 0, so spaces without a feature mix keep their config and fingerprint
+    mix = int(c.pop("head_mix_channels", 0) or 0)
+    if mix < 0:
+        raise ValueError(f"space config: 'head_mix_channels' must be >= 0, got {mix}")
+    if mix:
+        c["head_mix_channels"] = mix
+    if c["activation"] not in ACTIVATIONS:
+        raise ValueError(f"space config: activation {c['activation']!r} not in {ACTIVATIONS}")
     for name in c["ops"] + [o for st in stages for o in st.get("ops", [])]:
         OpSpec.parse(name)
     return c

@@ -1,7 +1,8 @@
 """`ElasticSuperNet`: Once-for-All-style weight sharing, one weight tensor per layer.
 
 Every searchable layer is one :class:`~oneshot.nn.elastic.ElasticMBConv` sized by the
-layer's max kernel and max expand; a candidate ``mbconv_k<k>_e<e>`` is the centre-cropped,
+layer's max kernel and max expand; a candidate ``mbconv_k<k>_e<e>`` (or ``mbconv_se_...``, whose
+block then carries a sliced squeeze-excite) is the centre-cropped,
 transformed kernel and the leading ``in_channels * e`` hidden channels of it, and ``skip``
 (offered at stage positions >= ``min_depth``) drops the layer -- elastic depth. Stem and
 head are shared by all archs. As with :class:`~oneshot.supernet.SuperNet`, the arch is an
@@ -10,7 +11,7 @@ argument of ``forward`` and nothing about it is stored between calls.
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -18,12 +19,12 @@ from torch import nn
 from ..nn.blocks import build_head, build_stem
 from ..nn.elastic import ElasticMBConv
 from ..space.space import SearchSpace
-from .elastic_dims import check_elastic_space
+from .elastic_dims import block_plan, check_elastic_space
 from .supernet import SubNet, init_weights
 
 
 class ElasticSuperNet(nn.Module):
-    """Elastic (kernel / expand / depth) supernet over a space of ``mbconv_k*_e*`` + ``skip``.
+    """Elastic (kernel / expand / depth) supernet over a space of elastic block ops + ``skip``.
 
     ``forward(x, arch)`` runs the subnet ``arch`` picks (choice indices into each layer's
     candidates); ``extract(arch)`` returns it as a stand-alone :class:`SubNet` of plain
@@ -41,12 +42,9 @@ class ElasticSuperNet(nn.Module):
         blocks = []
         plan: list[tuple[tuple[int, int] | None, ...]] = []
         for layer in space.layers:
-            ops = [op for op in layer.candidates if op.kind == "mbconv"]
-            blocks.append(ElasticMBConv(layer.in_channels, layer.out_channels,
-                                        [op.kernel for op in ops], [op.expand for op in ops],
-                                        layer.stride, space.activation))
-            plan.append(tuple((op.kernel, op.expand) if op.kind == "mbconv" else None
-                              for op in layer.candidates))
+            kwargs, layer_plan = block_plan(layer, space.activation)
+            blocks.append(ElasticMBConv(layer.in_channels, layer.out_channels, stride=layer.stride, **kwargs))
+            plan.append(layer_plan)
         self.layers = nn.ModuleList(blocks)
         self.head = build_head(space)
         self.skip = nn.Identity()
@@ -69,6 +67,15 @@ class ElasticSuperNet(nn.Module):
             if args is not None:
                 x = block(x, *args)
         return self.head(x)
+
+    def layer_call(self, layer: int, choice: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Module | None]:
+        """What ``forward`` runs at ``layer`` for ``choice``: (callable, the module owning its
+        state), ``(identity, None)`` for a skip."""
+        args = self._plan[layer][choice]
+        if args is None:
+            return _identity, None
+        block = self.layers[layer]
+        return (lambda x: block(x, *args)), block
 
     def path_modules(self, arch: Sequence[int]) -> list[nn.Module]:
         """The modules ``arch`` runs: stem, per layer its elastic block (``self.skip`` for a
@@ -97,6 +104,10 @@ class ElasticSuperNet(nn.Module):
     def kernel_transform_parameters(self) -> list[nn.Parameter]:
         """The learned kernel-transformation matrices (e.g. to exclude them from weight decay)."""
         return [p for name, p in self.named_parameters() if ".transform_" in name]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def sort_channels(model: ElasticSuperNet, expand_stage: int = 0) -> list[torch.Tensor | None]:

@@ -1,7 +1,9 @@
 """Elastic dimensions of a space (kernel / depth / expand) for progressive shrinking.
 
-Plain functions over a :class:`~oneshot.space.SearchSpace` whose candidates are all
-``mbconv_k<k>_e<e>`` ops plus optional ``skip`` (the spaces ``sharing="elastic"`` accepts).
+Plain functions over a :class:`~oneshot.space.SearchSpace` whose candidates all declare an
+elastic role (:attr:`~oneshot.space.ops.OpSpec.elastic_role`): ``"block"`` ops (``mbconv_k<k>_e<e>``,
+``mbconv_se_k<k>_e<e>``: a kernel/expand slice of the layer's shared block) plus optional
+``"depth"`` ops (``skip``) -- the spaces ``sharing="elastic"`` accepts.
 A phase of progressive shrinking enables a subset of :data:`ELASTIC_DIMS`; with none
 enabled only each layer's largest op (max kernel, max expand) is allowed, ``"kernel"``
 adds the smaller kernels (at max expand unless ``"expand"`` is on), ``"expand"`` the
@@ -10,7 +12,7 @@ beyond ``min_depth``).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -22,34 +24,65 @@ ELASTIC_DIMS: tuple[str, ...] = ("kernel", "depth", "expand")
 
 
 def check_elastic_space(space: SearchSpace) -> None:
-    """Raise if ``space`` has a candidate other than ``mbconv_k*_e*`` / ``skip``, or a layer
-    without any mbconv, naming the space, layer and op."""
+    """Raise if ``space`` has a candidate that cannot share an elastic layer, a layer without a
+    block op, or a layer whose block ops need different shared blocks, naming space, layer and op."""
     for layer in space.layers:
         where = f"space {space.name!r} layer {layer.index} (stage {layer.stage}, position {layer.position})"
         for op in layer.candidates:
-            if op.kind not in ("mbconv", "skip"):
+            if op.elastic_role == "none":
+                elastic = sorted(n for n, c in OpSpec.registered().items() if c.elastic_role != "none")
                 raise ValueError(
-                    f"elastic supernet: {where} has candidate op {op.name!r}; sharing='elastic' "
-                    "supports only 'mbconv_k<kernel>_e<expand>' ops and 'skip' (use 'skip' for "
+                    f"elastic supernet: {where} has candidate op {op.name!r}, which is not elastic; "
+                    f"sharing='elastic' supports only the op kinds {elastic} (use 'skip' for "
                     "elastic depth, or sharing='separate' for this space)")
-        mbconvs = _mbconvs(layer)
-        if not mbconvs:
-            raise ValueError(f"elastic supernet: {where} has no mbconv candidate, only "
+        blocks = _blocks(layer)
+        if not blocks:
+            raise ValueError(f"elastic supernet: {where} has no elastic block candidate (e.g. mbconv), only "
                              f"{[op.name for op in layer.candidates]}")
-        expands = {op.expand for op in mbconvs}
+        kinds = {(op.kind, op.elastic_block(layer, space.activation)[0]["activation"]) for op in blocks}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"elastic supernet: {where} mixes ops that need different shared blocks "
+                f"({sorted(op.name for op in blocks)}: kinds and activations {sorted(kinds)}); "
+                "one elastic layer shares one block: use one op kind and one activation per layer")
+        expands = {op.expand for op in blocks}
         if 1 in expands and len(expands) > 1:
             raise ValueError(
                 f"elastic supernet: {where} mixes expand 1 with expands {sorted(expands - {1})}; "
                 "an e1 MBConv has no expand conv and cannot share its weights")
 
 
-def _mbconvs(layer: LayerSpec) -> list[OpSpec]:
-    return [op for op in layer.candidates if op.kind == "mbconv"]
+def _blocks(layer: LayerSpec) -> list[OpSpec]:
+    """The layer's candidates that are slices of its shared elastic block."""
+    return [op for op in layer.candidates if op.elastic_role == "block"]
+
+
+def _drops(op: OpSpec) -> bool:
+    return op.elastic_role == "depth"
+
+
+def block_plan(layer: LayerSpec, activation: str) -> tuple[dict[str, Any], tuple[tuple[int, int] | None, ...]]:
+    """Keyword arguments of an elastic layer's shared block (``kernel_sizes``, ``expand_ratios``
+    and the settings its block ops fix, merged) and, per candidate, ``(kernel, expand)`` or
+    ``None`` for a depth op."""
+    kwargs: dict[str, Any] = {"kernel_sizes": [], "expand_ratios": []}
+    plan = []
+    for op in layer.candidates:
+        if op.elastic_role != "block":
+            plan.append(None)
+            continue
+        settings, kernel, expand = op.elastic_block(layer, activation)
+        for name, value in settings.items():
+            kwargs[name] = {**(kwargs.get(name) or {}), **value} if isinstance(value, dict) else value
+        kwargs["kernel_sizes"].append(kernel)
+        kwargs["expand_ratios"].append(expand)
+        plan.append((kernel, expand))
+    return kwargs, tuple(plan)
 
 
 def layer_maxima(layer: LayerSpec) -> tuple[int, int]:
-    """(max kernel, max expand) over the layer's mbconv candidates."""
-    ops = _mbconvs(layer)
+    """(max kernel, max expand) over the layer's block candidates."""
+    ops = _blocks(layer)
     return max(op.kernel for op in ops), max(op.expand for op in ops)
 
 
@@ -58,12 +91,12 @@ def available_dims(space: SearchSpace) -> tuple[str, ...]:
     check_elastic_space(space)
     found = set()
     for layer in space.layers:
-        ops = _mbconvs(layer)
+        ops = _blocks(layer)
         if len({op.kernel for op in ops}) > 1:
             found.add("kernel")
         if len({op.expand for op in ops}) > 1:
             found.add("expand")
-        if any(op.kind == "skip" for op in layer.candidates):
+        if any(_drops(op) for op in layer.candidates):
             found.add("depth")
     return tuple(d for d in ELASTIC_DIMS if d in found)
 
@@ -92,16 +125,16 @@ def _allowed(layer: LayerSpec, dims: frozenset[str]) -> tuple[int, ...]:
     kmax, emax = layer_maxima(layer)
     out = []
     for c, op in enumerate(layer.candidates):
-        if op.kind == "skip":
+        if _drops(op):
             ok = "depth" in dims
         else:
             ok = (op.kernel == kmax or "kernel" in dims) and (op.expand == emax or "expand" in dims)
         if ok:
             out.append(c)
-    if not any(layer.candidates[c].kind == "mbconv" for c in out):
+    if all(_drops(layer.candidates[c]) for c in out):
         ops = [op.name for op in layer.candidates]
         raise ValueError(f"layer {layer.index}: no candidate is allowed with elastic dims {sorted(dims)} "
-                         f"(the largest op mbconv_k{kmax}_e{emax} is missing from {ops})")
+                         f"(the largest op, kernel {kmax} expand {emax}, is missing from {ops})")
     return tuple(out)
 
 
@@ -131,7 +164,7 @@ def smallest_arch(space: SearchSpace, dims: Iterable[str] | None = None) -> Arch
     out = []
     for layer in space.layers:
         ops = {c: layer.candidates[c] for c in _allowed(layer, dims)}
-        skip = [c for c, op in ops.items() if op.kind == "skip"]
+        skip = [c for c, op in ops.items() if _drops(op)]
         out.append(skip[0] if skip else min(ops, key=lambda c: (ops[c].expand, ops[c].kernel)))
     return Arch(out)
 
@@ -146,11 +179,11 @@ def sample_arch(space: SearchSpace, dims: Iterable[str], rng: np.random.Generato
     if "depth" in dims:
         for stage in sorted({layer.stage for layer in space.layers}):
             tail = [layer.index for layer in space.layers if layer.stage == stage
-                    and any(layer.candidates[c].kind == "skip" for c in allowed[layer.index])]
+                    and any(_drops(layer.candidates[c]) for c in allowed[layer.index])]
             n_skip = int(rng.integers(0, len(tail) + 1))
             skipped.update(tail[len(tail) - n_skip:])
     out = []
     for layer, choices in zip(space.layers, allowed):
-        kinds = [c for c in choices if (layer.candidates[c].kind == "skip") == (layer.index in skipped)]
+        kinds = [c for c in choices if _drops(layer.candidates[c]) == (layer.index in skipped)]
         out.append(int(kinds[int(rng.integers(0, len(kinds)))]))
     return Arch(out)

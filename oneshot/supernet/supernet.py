@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ..nn.blocks import build_head, build_op, build_stem
+from ..nn.blocks import build_head, build_stem
 from ..space.arch import Arch
 from ..space.space import SearchSpace
 
@@ -32,7 +32,7 @@ class SubNet(nn.Module):
     def build(cls, space: SearchSpace, arch: Sequence[int]) -> "SubNet":
         """Fresh (randomly initialised) stand-alone network for ``arch``."""
         arch = space.validate(arch)
-        ops = [build_op(layer, layer.candidates[c], space.activation) for layer, c in zip(space.layers, arch)]
+        ops = [layer.candidates[c].build(layer, space.activation) for layer, c in zip(space.layers, arch)]
         net = cls(space, arch, build_stem(space), ops, build_head(space))
         init_weights(net)
         return net
@@ -57,7 +57,7 @@ class SuperNet(nn.Module):
         self.space = space
         self.stem = build_stem(space)
         self.layers = nn.ModuleList(
-            nn.ModuleList(build_op(layer, op, space.activation) for op in layer.candidates)
+            nn.ModuleList(op.build(layer, space.activation) for op in layer.candidates)
             for layer in space.layers
         )
         self.head = build_head(space)
@@ -70,6 +70,11 @@ class SuperNet(nn.Module):
         for ops, choice in zip(self.layers, arch):
             x = ops[choice](x)
         return self.head(x)
+
+    def layer_call(self, layer: int, choice: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Module]:
+        """What ``forward`` runs at ``layer`` for ``choice``: (callable, the module owning its state)."""
+        module = self.layers[layer][choice]
+        return module, module
 
     def path_modules(self, arch: Sequence[int]) -> list[nn.Module]:
         """The modules ``arch`` runs, in order (stem, one op per layer, head)."""
@@ -94,6 +99,8 @@ def init_weights(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:  # squeeze-excite convs (OFA zeroes conv biases too)
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

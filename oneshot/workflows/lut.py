@@ -30,7 +30,7 @@ def run_lut(cfg: DictConfig, out_dir: Path):
             raise ValueError("oneshot-lut import needs extra.source=<published table .yaml> "
                              "(e.g. ../shared/data/luts/nsganetv2/i7-8700K_lut.yaml)")
         result = import_published_lut(build.resolve_path(source), fmt=opts.get("format", "auto"),
-                                      profile=profile, out=path)
+                                      profile=profile.name, batch=profile.batch, out=path)
         log.info("%s", result.summary())
         return result
     if action == "build":

@@ -1,6 +1,6 @@
 import pytest
 
-from oneshot.latency import LatencyLUT
+from oneshot.latency import DeviceProfile, LatencyLUT
 from oneshot.paths import shared_data_dir
 from oneshot.workflows.lut import run_lut
 
@@ -24,8 +24,11 @@ def test_import_published_nsganetv2_table(make_cfg, tmp_path):
     cfg = make_cfg("lut", "extra.action=import", "device=nsganetv2_i7_8700k", f"extra.source={source}",
                    f"device.lut={tmp_path}/i7.csv")
     result = run_lut(cfg, tmp_path)
-    assert len(result.unmapped) > 0 and len(result.lut) > 1000
+    assert not result.unmapped and len(result.lut) > 1000
     assert len(LatencyLUT.load(tmp_path / "i7.csv")) == len(result.lut)
+    # the table names the profile it was imported for, so searches on that device accept it
+    lut = LatencyLUT.load(tmp_path / "i7.csv", profile=DeviceProfile.load("nsganetv2_i7_8700k"))
+    assert lut.metadata["profile"] == "nsganetv2_i7_8700k"
 
 
 def test_import_run_from_another_folder_writes_the_table_there_not_into_the_install(cli_elsewhere):

@@ -80,3 +80,32 @@ def test_modules_built_from_keys_have_the_key_shapes():
             assert tuple(y.shape) == (2, d.num_classes)
         else:
             assert tuple(y.shape) == (2, d.out_shape[2], d.out_shape[0], d.out_shape[1]), key
+
+
+def test_new_op_kinds_have_keys_that_round_trip_and_build():
+    space = load_space("ofa_like_se")
+    keys = layer_keys(space)
+    assert keys[0] == ["mbconv-in112x112x24-out112x112x24-k3-e1-s1-relu"]  # relu pinned in an hswish space
+    assert keys[5][0] == "mbconv_se-in56x56x32-out28x28x48-k3-e3-s2-relu"
+    assert keys[13][8] == "mbconv_se-in14x14x96-out14x14x136-k7-e6-s1-hswish"
+    assert fixed_keys(space)[1] == "head-in7x7x192-c1152-m1536-out1000-hswish"
+    for key in space_keys(space, include_noops=True):
+        d = parse_key(key)
+        assert d.key == key
+        if d.kind in ("mbconv", "mbconv_se"):
+            assert d.op().name.startswith(d.kind)
+            where = d.layer()
+            assert op_descriptor(where, d.op(), "relu6") == d  # the op pins its activation
+    for key in ["mbconv_se-in14x14x96-out7x7x136-k5-e4-s2-hswish", fixed_keys(space)[1]]:
+        d = parse_key(key)
+        with torch.inference_mode():
+            y = build_module(d).eval()(example_input(d, 1))
+        assert tuple(y.shape) == ((1, d.num_classes) if d.kind == "head" else (1, 136, 7, 7))
+
+
+@pytest.mark.parametrize("bad", ["mbconv_se-in8x8x8-out8x8x8-k3-e3-s2-relu",  # stride 2 keeps the size
+                                 "proj-in8x8x8-out8x8x8-s1",  # shape kept: an identity, not a projection
+                                 "mbconv_se-in8x8x8-out8x8x8-k4-e3-s1-relu"])
+def test_parse_rejects_keys_whose_geometry_or_op_is_inconsistent(bad):
+    with pytest.raises(ValueError, match="latency key"):
+        parse_key(bad)

@@ -18,7 +18,7 @@ def test_matches_nas_bench_macro_flops_and_params_for_all_6561(nas_bench_macro_j
     np.testing.assert_array_equal(cm.params(archs), [v["params"] for v in table.values()])
 
 
-@pytest.mark.parametrize("preset", ["nas_bench_macro", "mobilenet_like"])
+@pytest.mark.parametrize("preset", ["nas_bench_macro", "mobilenet_like", "ofa_like_se"])
 def test_agrees_with_torch_flop_counter_and_parameter_count(preset):
     space = load_space(preset)
     cm = CostModel(space)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from oneshot.space import SearchSpace, load_space, preset_names
-from oneshot.space.ops import OpSpec
+from oneshot.space.ops import MBConvOp, OpSpec
 
 
 def test_presets_load():
@@ -68,7 +68,7 @@ def test_min_depth_removes_noops_from_leading_layers():
 
 
 def test_opspec_parse():
-    assert OpSpec.parse("mbconv_k5_e6") == OpSpec("mbconv", 5, 6)
+    assert OpSpec.parse("mbconv_k5_e6") == MBConvOp(5, 6)
     with pytest.raises(ValueError, match="odd"):
         OpSpec.parse("mbconv_k4_e6")
 

@@ -345,3 +345,60 @@ def test_ofa_presets_load_with_sane_flops(name, lo, hi):
         assert space.head_channels == 1280
     else:
         assert (space.input_size, space.stem_stride, space.num_classes) == (32, 1, 10)
+
+
+# ------------------------------------------------------------------ squeeze-excite ops
+SE_OPS = [f"mbconv_se_k{k}_e{e}" for k in (3, 5) for e in (2, 3, 4)] + ["skip"]
+
+
+def randomise_se(net: nn.Module, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if ".se." in name:
+                p.normal_(0, 0.3, generator=g)
+
+
+def test_se_ops_share_one_sliced_block_and_extract_exactly():
+    space = elastic_space(ops=SE_OPS)
+    torch.manual_seed(0)
+    model = ElasticSuperNet(space)
+    randomise(model, 2)
+    randomise_se(model, 2)
+    model.eval()
+    assert [b.se.reduce.out_channels for b in model.layers] == [8, 8, 8, 8, 16]  # make_divisible(8 * 4 // 4, 8), (16 * 4 // 4)
+    x = torch.randn(2, 3, 16, 16)
+    archs = [largest_arch(space), smallest_arch(space), *space.sample(np.random.default_rng(3), 4)]
+    cost = CostModel(space)
+    for arch in archs:
+        sub = model.extract(arch)
+        assert sum(p.numel() for p in sub.parameters()) == cost.params([arch])[0]
+        with torch.no_grad():
+            torch.testing.assert_close(sub(x), model(x, arch), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        before = [model(x, a) for a in archs[:1]]
+        sort_channels(model)  # the SE's input / output channels move with the hidden channels
+        torch.testing.assert_close(model(x, archs[0]), before[0], atol=1e-5, rtol=1e-5)
+        for arch in archs:
+            torch.testing.assert_close(model.extract(arch)(x), model(x, arch), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ops, match", [
+    (["mbconv_k3_e2", "mbconv_se_k3_e3"], "different shared blocks"),
+    (["mbconv_k3_e2", "mbconv_k5_e2_relu"], "different shared blocks"),  # space activation is hswish
+])
+def test_elastic_refuses_layers_mixing_block_kinds(ops, match):
+    with pytest.raises(ValueError, match=match):
+        ElasticSuperNet(elastic_space(ops=ops))
+    ElasticSuperNet(elastic_space(ops=["mbconv_k3_e2", "mbconv_k5_e3_hswish"]))  # same block: fine
+
+
+def test_ofa_like_se_trains_elastic():
+    space = SearchSpace({**load_space("ofa_like_se").to_config(), "input_size": 32, "num_classes": 10})
+    assert available_dims(space) == ("kernel", "depth", "expand")
+    torch.manual_seed(0)
+    model = ElasticSuperNet(space).eval()
+    x = torch.randn(1, 3, 32, 32)
+    for arch in [largest_arch(space), sample_arch(space, ["kernel", "depth", "expand"], np.random.default_rng(0))]:
+        with torch.no_grad():
+            torch.testing.assert_close(model.extract(arch)(x), model(x, arch), atol=1e-5, rtol=1e-5)
