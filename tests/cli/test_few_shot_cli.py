@@ -65,3 +65,10 @@ def test_init_from_must_be_a_one_shot_checkpoint_and_not_the_output(make_cfg, on
                    f"supernet.init_from={one_shot}", f"checkpoint={tmp_path}/few.pt")
     with pytest.raises(ValueError, match="cannot be restricted to a few-shot slice"):
         train_supernet(bad, tmp_path / "y")
+
+
+def test_the_cifar_few_shot_recipe_composes(make_cfg):
+    cfg = make_cfg("train", "data=cifar10_npz", "train=cifar_few_shot", "sampler=fair", "supernet=few_shot",
+                   "supernet.init_from=checkpoints/cifar_fair.pt", "name=cifar_fair_fewshot")
+    assert list(cfg.supernet.split_layers) == [1] and cfg.supernet.sharing == "separate"
+    assert cfg.train.epochs == 9 and cfg.supernet.epochs_per_slice is None and cfg.supernet.steps_per_turn == 1
