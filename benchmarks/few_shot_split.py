@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, environment  # noqa: E402
+from benchmarks.common import RESULTS, environment, markdown_table  # noqa: E402
 from oneshot.data import build_data  # noqa: E402
 from oneshot.evaluate import load_supernet  # noqa: E402
 from oneshot.evaluate.nasbench import NasBenchMacroEvaluator  # noqa: E402
@@ -74,8 +74,18 @@ def main() -> None:
     p.add_argument("--archs-per-batch", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--table-only", action="store_true", help="only the table's variance decomposition (seconds)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.table_only:
+        eta2 = table_eta2()
+        if eta2 is None:
+            raise SystemExit("error: the NAS-Bench-Macro table is missing (see the warning above)")
+        frame = pd.DataFrame({"layer": range(len(eta2)), "eta2_table": eta2})
+        frame["rank_eta2"] = frame.eta2_table.rank(ascending=False).astype(int)
+        frame.to_csv(RESULTS / "few_shot_split_table.csv", index=False)
+        print(markdown_table(frame, floatfmt=".4f"))
+        return
     torch.set_num_threads(args.threads)
     npz = shared_data_dir() / "cifar10" / "cifar10_from_jpeg.npz"
     data = build_data("arrays", path=npz, size=32, val_images=5000, train_images=args.train_images, seed=0)
@@ -108,8 +118,8 @@ def main() -> None:
           f"Supernet: {source} (`{ckpt.name}`); gradients over {args.batches} training batches of 64 x "
           f"{args.archs_per_batch} paired random archs per layer and choice, {seconds:.0f} s on "
           f"{env['threads']} threads (load {env['load_avg_1m']}).", "",
-          frame[["layer", "ops", "slices", "disagreement", "min_cosine", "rank_disagreement", "eta2_table",
-                 "rank_eta2"]].to_markdown(index=False, floatfmt=".4f"), "",
+          markdown_table(frame[["layer", "ops", "slices", "disagreement", "min_cosine", "rank_disagreement",
+                                "eta2_table", "rank_eta2"]], floatfmt=".4f"), "",
           f"Split on **layer {pick}** (largest gradient disagreement; no ground truth used)."
           + ("" if table_pick is None else f" The table's variance decomposition ranks layer {table_pick} first "
              "(ground truth: reported for comparison, not used to choose).")]

@@ -5,7 +5,7 @@ one-shot ``SuperNet`` vs ``FewShotSuperNet`` split on layer 1 (K=3, round robin)
 uniform and the fair sampler. Timed round-robin and reported as medians (a shared machine
 slows all rows alike), plus the checkpoint size of each model.
 
-    python benchmarks/few_shot_step_time.py [--reps 15] [--threads 2] [--batch 64]
+    python benchmarks/few_shot_step_time.py [--reps 15] [--threads 2] [--batch 64] [--space tests/conf/space/tiny.yaml]
 
 Writes ``benchmarks/results/few_shot_step_time.csv`` and ``.md``.
 """
@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, environment, interleaved_medians  # noqa: E402
+from benchmarks.common import RESULTS, environment, interleaved_medians, markdown_table  # noqa: E402
 from oneshot.data import load_synthetic  # noqa: E402
 from oneshot.sampling import FairSampler, UniformSampler  # noqa: E402
 from oneshot.sampling.few_shot import FewShotSampler  # noqa: E402
@@ -31,10 +31,10 @@ from oneshot.supernet.few_shot import FewShotSuperNet  # noqa: E402
 from oneshot.train import Trainer, TrainSettings  # noqa: E402
 
 
-def trainers(batch: int, split_layers: list[int]) -> dict[str, Trainer]:
-    space = load_space("nas_bench_macro")
-    data = load_synthetic(size=32, channels=3, num_classes=10, train_images=batch * 12, val_images=batch,
-                          test_images=batch)
+def trainers(batch: int, split_layers: list[int], space_name: str) -> dict[str, Trainer]:
+    space = load_space(space_name)
+    data = load_synthetic(size=space.input_size, channels=3, num_classes=space.num_classes, train_images=batch * 12,
+                          val_images=batch, test_images=batch)
     settings = TrainSettings(epochs=1000, batch_size=batch, lr=0.05, seed=0)
     out = {}
     for kind, make in [("uniform", lambda a=None: UniformSampler(space, seed=0, allowed=a)),
@@ -61,9 +61,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--split-layers", type=int, nargs="+", default=[1])
+    p.add_argument("--space", default="nas_bench_macro", help="preset name or yaml path (tests/conf/space/tiny.yaml)")
+    p.add_argument("--out", default="few_shot_step_time", help="results file stem")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    runs = trainers(args.batch, args.split_layers)
+    runs = trainers(args.batch, args.split_layers, args.space)
     medians = interleaved_medians({k: t.train_step for k, t in runs.items()}, args.reps, args.warmup,
                                   torch.device("cpu"))
     rows = []
@@ -72,14 +74,14 @@ def main() -> None:
         rows.append({"row": name, "median_s_per_step": round(medians[name], 4),
                      "ratio_vs_one_shot": round(medians[name] / base, 3),
                      "archs_per_step": len(t.sampler.step_archs(0)), "checkpoint_mb": round(checkpoint_mb(t), 1),
-                     "reps": args.reps, "threads": args.threads, "batch": args.batch})
+                     "reps": args.reps, "threads": args.threads, "batch": args.batch, "space": args.space})
     df = pd.DataFrame(rows)
     env = environment()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    df.to_csv(RESULTS / "few_shot_step_time.csv", index=False)
+    df.to_csv(RESULTS / f"{args.out}.csv", index=False)
     md = [f"# Few-shot vs one-shot Trainer step ({env['date']}, {env['threads']} threads, load {env['load_avg_1m']})",
-          "", df.to_markdown(index=False), ""]
-    (RESULTS / "few_shot_step_time.md").write_text("\n".join(md))
+          "", markdown_table(df), ""]
+    (RESULTS / f"{args.out}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 

@@ -43,9 +43,9 @@ def test_few_shot_cli_trains_resumes_and_is_evaluated(make_cfg, one_shot, tmp_pa
         assert not any(key.startswith(f"layers.1.{c}.") for key in moved for c in range(3) if c != k)
 
     # resuming into another split is one clear error
-    other = make_cfg("train", *SMALL, "supernet=few_shot", "supernet.split_layers=[0]",
+    other = make_cfg("train", *SMALL, "supernet=few_shot", "supernet.split_layers=[2]",
                      f"supernet.init_from={one_shot}", f"checkpoint={few}")
-    with pytest.raises(ValueError, match=r"cannot resume .* split layers \[1\], this run splits layers \[0\]"):
+    with pytest.raises(ValueError, match=r"cannot resume .* split layers \[1\], this run splits layers \[2\]"):
         train_supernet(other, tmp_path / "other")
 
     # search / rank load it unchanged: the evaluator routes each arch to its sub-supernet
@@ -70,5 +70,5 @@ def test_init_from_must_be_a_one_shot_checkpoint_and_not_the_output(make_cfg, on
 def test_the_cifar_few_shot_recipe_composes(make_cfg):
     cfg = make_cfg("train", "data=cifar10_npz", "train=cifar_few_shot", "sampler=fair", "supernet=few_shot",
                    "supernet.init_from=checkpoints/cifar_fair.pt", "name=cifar_fair_fewshot")
-    assert list(cfg.supernet.split_layers) == [1] and cfg.supernet.sharing == "separate"
+    assert list(cfg.supernet.split_layers) == [0] and cfg.supernet.sharing == "separate"
     assert cfg.train.epochs == 9 and cfg.supernet.epochs_per_slice is None and cfg.supernet.steps_per_turn == 1
