@@ -53,3 +53,13 @@ def write_results(name: str, rows: list[dict]) -> Path:
     path = RESULTS / f"{name}.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """A GitHub markdown table of ``df`` (without pandas' optional ``tabulate`` dependency)."""
+    def cell(v) -> str:
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)

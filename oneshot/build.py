@@ -76,7 +76,8 @@ def data_from_config(cfg: DictConfig, space: SearchSpace) -> ImageData:
     return data
 
 
-def sampler_from_config(cfg: DictConfig, space: SearchSpace) -> Sampler:
+def sampler_from_config(cfg: DictConfig, space: SearchSpace, allowed=None) -> Sampler:
+    """The configured sampler; ``allowed`` (per layer choices) restricts it to one few-shot slice."""
     opts = {k: v for k, v in plain(cfg.sampler).items() if v is not None and k != "name"}
     opts.setdefault("seed", cfg.train.seed)
     name = cfg.sampler.name
@@ -85,6 +86,11 @@ def sampler_from_config(cfg: DictConfig, space: SearchSpace) -> Sampler:
     if unknown:
         raise ValueError(f"sampler {name!r} does not take option(s) {sorted(unknown)}; it takes "
                          f"{sorted(builder_opts)}")
+    if allowed is not None:
+        if builder_opts is None or "allowed" not in builder_opts:
+            raise ValueError(f"sampler={name} cannot be restricted to a few-shot slice: use sampler=uniform "
+                             "or sampler=fair with supernet=few_shot")
+        opts["allowed"] = allowed
     return build_sampler(name, space, **opts)
 
 

@@ -42,6 +42,11 @@ class SpaceSchema:
 @dataclass
 class SupernetSchema:
     sharing: str = "separate"  # separate | elastic
+    # few-shot NAS (supernet=few_shot): split on these layers' choices into sub-supernets
+    split_layers: Optional[List[int]] = None
+    init_from: Optional[str] = None  # the trained one-shot checkpoint every sub-supernet starts from
+    steps_per_turn: int = 1  # consecutive optimizer steps of one slice before the next slice's turn
+    epochs_per_slice: Optional[float] = None  # run length = K * this (default: train.epochs split across K)
 
 
 @dataclass

@@ -37,6 +37,8 @@ every candidate has its own module and BNs) and :class:`~oneshot.supernet.Elasti
 resetting the layer's block at its node is what the one-by-one path's reset does for that
 layer). Any other model -- including subclasses that override ``forward`` -- falls back to
 one arch at a time.
+A :class:`~oneshot.supernet.few_shot.FewShotSuperNet` is evaluated as one trie per
+sub-supernet over the archs routed to it (:func:`~oneshot.supernet.few_shot.route_archs`).
 
 Side effect, as with the one-by-one path: the BN buffers of the model are left as the
 last recalibration wrote them (here: per module, the last trie node that used it), not
@@ -57,6 +59,7 @@ from tqdm.auto import tqdm
 
 from ..space.arch import Arch
 from ..space.space import conv_out_size
+from ..supernet.few_shot import route_archs
 from ..train.bn import batchnorms
 from .supernet_evaluator import SupernetEvaluator
 
@@ -286,11 +289,17 @@ class PrefixSharingEvaluator(SupernetEvaluator):
         """``(arch, accuracy, loss, seconds)`` of the distinct, canonical, uncached ``archs``."""
         if not archs:
             return []
-        if not supports_prefix_sharing(self.model):
+        # a few-shot supernet: one trie per sub-supernet (their weights differ, so no prefix is shared across)
+        groups = route_archs(self.model, archs)
+        if not all(supports_prefix_sharing(model) for model, _ in groups):
             return super()._compute(archs)
-        run = evaluate_prefix_shared(self.model, archs, self._recal, self._val,
-                                     recalibrate=self.settings.recalibrate, memory_budget=self.memory_budget,
-                                     progress=self.progress)
+        runs = [evaluate_prefix_shared(model, group, self._recal, self._val, recalibrate=self.settings.recalibrate,
+                                       memory_budget=self.memory_budget, progress=self.progress)
+                for model, group in groups]
+        run = runs[0] if len(runs) == 1 else PrefixRun(
+            {k: v for r in runs for k, v in r.results.items()}, sum(r.nodes for r in runs),
+            max(r.passes for r in runs), sum(r.module_calls for r in runs), max(r.path_bytes for r in runs),
+            sum(r.seconds for r in runs))
         self.last_run = run
         sec = run.seconds / len(run.results)
         return [(k, *run.results[k], sec) for k in dict.fromkeys(str(a) for a in archs)]

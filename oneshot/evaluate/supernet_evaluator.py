@@ -20,7 +20,7 @@ from .. import runtime
 from ..data.tensors import ImageData, Split
 from ..space.costs import CostModel
 from ..space.space import SearchSpace
-from ..supernet import build_supernet
+from ..supernet.few_shot import supernet_from_spec
 from ..train.bn import recalibrate_bn
 from ..space.arch import Arch
 from ..train.checkpoint import file_hash, load_checkpoint
@@ -70,7 +70,7 @@ def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple
     """Rebuild the supernet a checkpoint was trained as, with its weights."""
     state = load_checkpoint(path, space)
     stored = SearchSpace(state["space"])
-    model = build_supernet(stored, state.get("supernet", {}).get("sharing", "separate"))
+    model = supernet_from_spec(stored, state.get("supernet"))  # one-shot, or few-shot sub-supernets
     model.load_state_dict(state["model"])
     return model, stored, state
 

@@ -20,12 +20,15 @@ class UniformSampler(SeededSampler):
     evaluator and search scores. Plain uniform strings over-sample shallow networks (a
     network with k no-ops in a stage has many strings) and train weights in positions no
     evaluated network uses. Rejection sampling is bounded by ``max_tries`` per step.
+
+    ``allowed`` (per layer, the choice indices to draw from; default all) restricts the
+    draws to a product set, e.g. one few-shot slice (:mod:`oneshot.supernet.few_shot`).
     """
 
     name = "uniform"
 
     def __init__(self, space: SearchSpace, seed: int = 0, archs_per_step: int = 1, canonical: bool = False,
-                 max_tries: int = 10_000):
+                 max_tries: int = 10_000, allowed: Sequence[Sequence[int]] | None = None):
         super().__init__(seed)
         if archs_per_step < 1:
             raise ValueError(f"archs_per_step must be >= 1, got {archs_per_step}")
@@ -33,12 +36,14 @@ class UniformSampler(SeededSampler):
         self.archs_per_step = archs_per_step
         self.canonical = bool(canonical)
         self.max_tries = int(max_tries)
+        self.allowed = check_allowed(space, allowed)
 
     def step_archs(self, step: int) -> list[Arch]:
         rng = step_rng(self.seed, step)
         if not self.canonical:
-            return self.space.sample(rng, self.archs_per_step)
-        out = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch, self.max_tries)
+            return [Arch(g) for g in draw_genomes(rng, self.space, self.archs_per_step, self.allowed)]
+        out = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch, self.max_tries,
+                            allowed=self.allowed)
         if len(out) < self.archs_per_step:
             raise RuntimeError(
                 f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
@@ -48,14 +53,42 @@ class UniformSampler(SeededSampler):
         return out
 
 
+def check_allowed(space: SearchSpace,
+                  allowed: Sequence[Sequence[int]] | None) -> tuple[tuple[int, ...], ...] | None:
+    """``allowed`` as tuples, or raise naming the layer whose choices are empty or out of range."""
+    if allowed is None:
+        return None
+    if len(allowed) != space.num_layers:
+        raise ValueError(f"allowed choices given for {len(allowed)} layers, space {space.name!r} has "
+                         f"{space.num_layers}")
+    out = tuple(tuple(int(c) for c in choices) for choices in allowed)
+    for i, (choices, n) in enumerate(zip(out, space.num_choices)):
+        if not choices or len(set(choices)) != len(choices) or not all(0 <= c < n for c in choices):
+            raise ValueError(f"layer {i}: allowed choices {list(choices)} must be distinct, non-empty, in 0..{n - 1}")
+    return out
+
+
+def draw_genomes(rng: np.random.Generator, space: SearchSpace, count: int,
+                 allowed: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    """``(count, layers)`` uniform draws, per layer from ``allowed`` (default: every choice;
+    then exactly :meth:`SearchSpace.sample`'s draws)."""
+    if allowed is None:
+        return rng.integers(0, space.num_choices, (count, space.num_layers))
+    sizes = np.array([len(a) for a in allowed], dtype=np.int64)
+    picks = rng.integers(0, sizes, (count, space.num_layers))
+    return np.stack([np.asarray(a)[picks[:, i]] for i, a in enumerate(allowed)], axis=1)
+
+
 def draw_accepted(rng: np.random.Generator, space: SearchSpace, count: int,
-                  accept: Callable[[np.ndarray], np.ndarray], max_tries: int, chunk: int = 64) -> list[Arch]:
-    """Rejection sampling: uniform draws, in chunks, until ``count`` pass ``accept`` (a
-    vectorised ``(n, layers) -> bool mask``) or ``max_tries`` draws are spent (then fewer)."""
+                  accept: Callable[[np.ndarray], np.ndarray], max_tries: int, chunk: int = 64,
+                  allowed: Sequence[Sequence[int]] | None = None) -> list[Arch]:
+    """Rejection sampling: uniform draws (from ``allowed``, see :func:`draw_genomes`), in
+    chunks, until ``count`` pass ``accept`` (a vectorised ``(n, layers) -> bool mask``) or
+    ``max_tries`` draws are spent (then fewer)."""
     out: list[Arch] = []
     tries = 0
     while len(out) < count and tries < max_tries:
-        genomes = rng.integers(0, space.num_choices, (chunk, space.num_layers))
+        genomes = draw_genomes(rng, space, chunk, allowed)
         tries += chunk
         out.extend(Arch(g) for g in genomes[accept(genomes)])
     return out[:count]

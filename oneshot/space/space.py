@@ -230,6 +230,12 @@ class SearchSpace:
         return genomes
 
     @property
+    def noop_runs(self) -> list[list[int]]:
+        """The runs of layers inside which :meth:`canonical` moves no-ops to the end
+        (a layer outside every run keeps its choice in the canonical form)."""
+        return [list(run) for run in self._noop_runs]
+
+    @property
     def _noop_runs(self) -> list[list[int]]:
         cached = getattr(self, "_runs_cache", None)
         if cached is None:

@@ -12,6 +12,7 @@ from ..sampling.uniform import FixedSampler
 from ..space.space import SearchSpace
 from ..train.distributed import DistContext, init_from_env, rank_device
 from ..train.trainer import Trainer
+from .few_shot import check_resumable, few_shot_setup, is_few_shot
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,13 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     if needs and needs != cfg.supernet.sharing:
         raise ValueError(f"sampler={cfg.sampler.name} trains a {needs} supernet, but supernet={cfg.supernet.sharing}: "
                          f"set supernet={needs}")
-    model = build_supernet(space, cfg.supernet.sharing)
     ckpt = build.checkpoint_path(cfg)
-    extra = {"space": space.to_config(), "supernet": {"sharing": cfg.supernet.sharing},
+    spec = {"sharing": cfg.supernet.sharing}
+    if is_few_shot(cfg):  # K sub-supernets from a one-shot checkpoint, a sampler per slice
+        model, sampler, spec = few_shot_setup(cfg, space, ckpt)
+    else:
+        model = build_supernet(space, cfg.supernet.sharing)
+    extra = {"space": space.to_config(), "supernet": spec,
              "config": OmegaConf.to_container(cfg, resolve=True), "kind": "supernet"}
     trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
                       device=rank_device(ctx, cfg.runtime.device), extra_state=extra,
@@ -40,7 +45,10 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     if cfg.train.resume and ckpt.exists():
         from ..train.checkpoint import check_space, load_checkpoint
 
-        check_space(load_checkpoint(ckpt), space, ckpt)
+        state = load_checkpoint(ckpt)
+        check_space(state, space, ckpt)
+        if is_few_shot(cfg):
+            check_resumable(state, spec, ckpt)
         trainer.resume()
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)

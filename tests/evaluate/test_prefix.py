@@ -189,3 +189,32 @@ def test_channels_last_on_cpu_is_an_option(supernet, tiny_space, tiny_data):
     df = ev.evaluate(archs)
     assert np.allclose(df.loss, ref_df.loss, rtol=0, atol=1e-4)
     assert np.abs(df.accuracy - ref_df.accuracy).max() <= 100 / len(tiny_data.val)  # at most one image flips
+
+
+def test_few_shot_supernet_routes_each_arch_and_shares_prefixes_per_sub_supernet(tiny_space, tiny_data, tmp_path):
+    from oneshot.supernet.few_shot import FewShotSuperNet
+
+    torch.manual_seed(0)
+    few = FewShotSuperNet(tiny_space, [1])
+    for k, sub in enumerate(few.subnets):
+        perturbed(sub, seed=k)  # the sub-supernets' weights differ
+    archs = random_archs(tiny_space, 12) + long_prefix_archs(tiny_space)
+    fast = PrefixSharingEvaluator(few, tiny_space, tiny_data, SETTINGS, cache=tmp_path / "c.sqlite", device="cpu",
+                                  progress=False)
+    df = fast.evaluate(archs)
+    ref = one_by_one(fast, archs)  # forward(x, arch) routes: recalibrate and evaluate one arch at a time
+    assert_same(ref, {a: (acc, loss) for a, acc, loss in zip(df.arch, df.accuracy, df.loss)})
+    # each arch's number is its own sub-supernet's, computed alone
+    for k, sub in enumerate(few.subnets):
+        mine = [a for a in dict.fromkeys(df.arch) if few.split.route(tiny_space.parse(a)) == k]
+        assert mine
+        alone = SupernetEvaluator(sub, tiny_space, tiny_data, SETTINGS, device="cpu", progress=False)
+        assert_same({a: alone._measure(tiny_space.parse(a)) for a in mine},
+                    {a: ref[a] for a in mine})
+    # one trie per sub-supernet: no node is shared across them
+    groups = {}
+    for a in dict.fromkeys(df.arch):
+        groups.setdefault(few.split.route(tiny_space.parse(a)), []).append(tiny_space.parse(a))
+    tries = sum(build_trie(few.subnets[k], g)[1] for k, g in groups.items())
+    assert fast.last_run.nodes == tries
+    assert fast.evaluate(archs).cached.all()

@@ -12,8 +12,10 @@ import torch.multiprocessing as mp
 
 from oneshot.data import load_synthetic
 from oneshot.sampling import FairSampler, UniformSampler
+from oneshot.sampling.few_shot import FewShotSampler
 from oneshot.space import SearchSpace
 from oneshot.supernet import SuperNet
+from oneshot.supernet.few_shot import FewShotSuperNet
 from oneshot.train import Trainer, TrainSettings
 from oneshot.train.distributed import DistContext
 
@@ -27,8 +29,14 @@ def _train(sampler_name: str, ctx: DistContext):
     torch.set_num_threads(1)
     space = SearchSpace(SPACE)
     data = load_synthetic(size=16, num_classes=4, train_images=256, val_images=32, test_images=16)
-    sampler = UniformSampler(space, seed=0) if sampler_name == "uniform" else FairSampler(space, seed=0)
-    t = Trainer(SuperNet(space), sampler, data, TrainSettings(**SETTINGS), device="cpu", progress=False, dist=ctx)
+    if sampler_name == "few_shot_fair":  # three sub-supernets taking turns, fair inside each slice
+        model = FewShotSuperNet(space, [1])
+        sampler = FewShotSampler([FairSampler(space, seed=0, allowed=model.split.allowed(k))
+                                  for k in range(len(model.split))], model.split.to_dict())
+    else:
+        model = SuperNet(space)
+        sampler = UniformSampler(space, seed=0) if sampler_name == "uniform" else FairSampler(space, seed=0)
+    t = Trainer(model, sampler, data, TrainSettings(**SETTINGS), device="cpu", progress=False, dist=ctx)
     t.fit()
     return t.model.state_dict()
 
@@ -43,7 +51,7 @@ def _worker(rank: int, world: int, init_file: str, sampler_name: str, out: str) 
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("sampler_name", ["uniform", "fair"])
+@pytest.mark.parametrize("sampler_name", ["uniform", "fair", "few_shot_fair"])
 def test_two_process_gloo_equals_one_process_on_the_union_batch(sampler_name, tmp_path):
     out = str(tmp_path / "ddp.pt")
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), sampler_name, out), nprocs=2, join=True)
@@ -52,7 +60,8 @@ def test_two_process_gloo_equals_one_process_on_the_union_batch(sampler_name, tm
     for key, value in single.items():
         torch.testing.assert_close(ddp[key], value, atol=2e-6, rtol=1e-5, msg=key)
     torch.manual_seed(0)
-    initial = SuperNet(SearchSpace(SPACE)).state_dict()
+    initial = (FewShotSuperNet(SearchSpace(SPACE), [1]) if sampler_name == "few_shot_fair"
+               else SuperNet(SearchSpace(SPACE))).state_dict()
     assert any(not torch.equal(initial[k], single[k]) for k in single)  # training moved the weights
 
 
