@@ -53,6 +53,10 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
     """Search under ``cfg.constraint`` and write history/pareto/best files into ``out_dir``."""
     from ..search import NASProblem, export_subnet, get_algorithm, run_search
 
+    s = cfg.search
+    spec = get_algorithm(s.algorithm)
+    values = OmegaConf.to_container(s.options, resolve=True) if s.options is not None else None
+    options = spec.make_options(values)  # search.algorithm=x with another algorithm's options fails here
     runtime.set_threads(cfg.runtime.threads)
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
@@ -61,10 +65,6 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
                    "latency": cfg.constraint.latency_max}
     problem = NASProblem(space, evaluator, objectives=list(cfg.search.objectives), constraints=constraints,
                          latency=latency)
-    s = cfg.search
-    spec = get_algorithm(s.algorithm)
-    values = OmegaConf.to_container(s.options, resolve=True) if s.options is not None else None
-    options = spec.make_options(values)  # search.algorithm=x with another algorithm's options fails here
     result = run_search(problem, spec, options, seed=s.seed, generations=s.generations,
                         max_evaluations=s.max_evaluations, patience=s.patience, out_dir=out_dir,
                         progress=cfg.runtime.progress)

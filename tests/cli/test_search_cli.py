@@ -87,3 +87,30 @@ def test_two_job_multirun_shares_one_cache_and_writes_a_summary(tiny_checkpoint,
     assert len(summary) == 2
     cache = EvalCache(tmp_path / "c.sqlite")
     assert cache.integrity_ok() and cache.count() > 0
+
+
+@pytest.mark.parametrize("algorithm", ["surrogate_nsga2", "reinforce"])
+def test_new_algorithms_run_on_the_supernet_and_the_table(make_cfg, tiny_checkpoint, tmp_path, algorithm):
+    extra = {"surrogate_nsga2": ["search.options.initial=10", "search.options.per_iteration=4",
+                                 "search.options.inner_generations=3"],
+             "reinforce": ["search.options.samples=4"]}[algorithm]
+    common = [f"search={algorithm}", "search.max_evaluations=18", "runtime.progress=false", *extra]
+    supernet = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "evaluator=quick",
+                        f"evaluator.cache={tmp_path}/c.sqlite", *common)
+    result = run_search_from_config(supernet, tmp_path / "supernet")
+    assert result.algorithm == algorithm and result.history["evaluations"].iloc[-1] == 18
+    assert (tmp_path / "supernet" / "best_subnet.json").is_file()
+    table = make_cfg("search", "evaluator=nas_bench_macro", "constraint.flops_max=30e6", *common)
+    try:
+        result = run_search_from_config(table, tmp_path / "table")
+    except FileNotFoundError as e:  # the NAS-Bench-Macro table lives in the shared data folder
+        pytest.skip(f"no NAS-Bench-Macro table: {e}")
+    assert (result.pareto["flops"] <= 30e6).all()
+    extra_file = {"surrogate_nsga2": "surrogate.csv", "reinforce": "controller.csv"}[algorithm]
+    assert (tmp_path / "table" / extra_file).is_file()
+
+
+def test_options_of_another_algorithm_are_refused(make_cfg, tmp_path):
+    cfg = make_cfg("search", "evaluator=nas_bench_macro", "search=nsga2", "search.algorithm=reinforce")
+    with pytest.raises(ValueError, match="unknown option.*'reinforce'"):
+        run_search_from_config(cfg, tmp_path)

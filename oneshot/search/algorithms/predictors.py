@@ -109,6 +109,11 @@ class PredictorFit:
     name: str
     model: Regressor
     fold_taus: dict[str, list[float]] = field(default_factory=dict)
+    fold_rmse: dict[str, float] = field(default_factory=dict)  # held-out error of each candidate
+
+    @property
+    def rmse(self) -> float:
+        return float(self.fold_rmse.get(self.name, float("nan")))
 
     @property
     def cv_tau(self) -> float:
@@ -129,6 +134,7 @@ def fit_predictor(X: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int
     if not names:
         raise ValueError("fit_predictor needs at least one predictor name")
     taus: dict[str, list[float]] = {n: [] for n in names}
+    errors: dict[str, list[float]] = {n: [] for n in names}
     if len(names) > 1:
         n_splits = max(2, min(folds, len(y) // 4))
         splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -140,7 +146,9 @@ def fit_predictor(X: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int
                     taus[name].append(-1.0)
                     continue
                 model.fit(X[train], y[train])
-                taus[name].append(_tau(np.asarray(model.predict(X[test])).reshape(-1), y[test]))
+                predicted = np.asarray(model.predict(X[test])).reshape(-1)
+                taus[name].append(_tau(predicted, y[test]))
+                errors[name].extend(predicted - y[test])
         score = {n: np.mean(t) - np.std(t) for n, t in taus.items()}
         best = max(names, key=lambda n: score[n])
     else:
@@ -152,4 +160,5 @@ def fit_predictor(X: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int
     model.fit(X, y)
     logger.debug("predictor %s (cv tau %s) on %d archs", best,
                  {n: round(float(np.mean(t)), 3) for n, t in taus.items() if t}, len(y))
-    return PredictorFit(best, model, taus)
+    rmse = {n: float(np.sqrt(np.mean(np.square(e)))) for n, e in errors.items() if e}
+    return PredictorFit(best, model, taus, rmse)

@@ -51,6 +51,7 @@ class SurrogateNSGA2Options:
     inner_pop_size: int = 40
     inner_generations: int = 20
     selection: str = "hypervolume"  # hypervolume | crowding
+    optimism: float = 0.0  # rank candidates by predicted accuracy + optimism x the predictor's CV RMSE
 
 
 class PredictedProblem(Problem):
@@ -145,7 +146,7 @@ class SurrogateNSGA2(Algorithm):
         names = list(o.predictors) if reselect else [self.fit.name]
         fit = fit_predictor(X, y, names, folds=o.cv_folds, seed=seed)
         if not reselect:
-            fit.fold_taus = self.fit.fold_taus
+            fit.fold_taus, fit.fold_rmse = self.fit.fold_taus, self.fit.fold_rmse
         self.fit = fit
         pool = self._search_predictor(fit, genomes, done, seed)
         chosen = self._select(pool, done)
@@ -179,7 +180,8 @@ class SurrogateNSGA2(Algorithm):
         F = problem.objective_matrix(done["accuracy"].to_numpy(dtype=np.float64), problem.cost_values(genomes))
         feasible = done["feasible"].to_numpy(dtype=bool)
         front = RankAndCrowding().do(problem, Population.new("X", genomes[feasible], "F", F[feasible]),
-                                     n_survive=min(o.inner_pop_size, int(feasible.sum()))) if feasible.any() else []
+                                     n_survive=min(o.inner_pop_size, int(feasible.sum())),
+                                     random_state=np.random.default_rng(seed)) if feasible.any() else []
         start = np.asarray(front.get("X"), dtype=np.int64) if len(front) else np.zeros((0, problem.n_var), np.int64)
         fill = o.inner_pop_size - len(start)
         if fill > 0:
@@ -210,11 +212,15 @@ class SurrogateNSGA2(Algorithm):
             if len(evaluated) else np.zeros((0, problem.n_obj))
         picked: list[int] = []
         if o.selection == "hypervolume":
-            picked = hypervolume_greedy(F, PF, k)
+            bonus = o.optimism * self.fit.rmse if np.isfinite(self.fit.rmse) else 0.0
+            optimistic = PF.copy()
+            optimistic[:, list(problem.objectives).index("accuracy")] -= bonus  # F holds -accuracy
+            picked = hypervolume_greedy(F, optimistic, k)
         rest = np.setdiff1d(np.arange(len(X)), picked)
         if len(picked) < k and len(rest):
             order = RankAndCrowding().do(problem, Population.new("X", X[rest], "F", PF[rest]),
-                                         n_survive=min(k - len(picked), len(rest)), return_indices=True)
+                                         n_survive=min(k - len(picked), len(rest)), return_indices=True,
+                                         random_state=self.random_state)
             picked += [int(rest[i]) for i in order]
         return X[picked]
 
