@@ -83,7 +83,7 @@ class _QuietMLP(MLPRegressor):
 PREDICTORS: dict[str, Callable[[int], Regressor]] = {
     "ridge": lambda seed: RidgeCV(alphas=np.logspace(-3, 3, 13)),
     "rbf": lambda seed: CubicRBF(),
-    "gbr": lambda seed: GradientBoostingRegressor(n_estimators=50, max_depth=3, learning_rate=0.2,
+    "gbr": lambda seed: GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
                                                   subsample=0.8, random_state=seed),
     "mlp": lambda seed: _QuietMLP(hidden_layer_sizes=(32,), alpha=1e-2, learning_rate_init=1e-2,
                                   max_iter=500, random_state=seed),
