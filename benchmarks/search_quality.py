@@ -178,7 +178,8 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
         cells = []
         for a in algs:
             r = hv[(hv["algorithm"] == a) & (hv["evaluations"] == budget)]
-            cells.append(f"{r['hv_ratio'].mean():.4f} ({r['hv_ratio'].min():.4f}) | {r['front_recall'].mean():.2f}")
+            cells.append("not run | " if r.empty else
+                         f"{r['hv_ratio'].mean():.4f} ({r['hv_ratio'].min():.4f}) | {r['front_recall'].mean():.2f}")
         lines.append(f"| {budget} | " + " | ".join(cells) + " |")
     lines += ["", "Wall time of one unconstrained run to the full budget (median over seeds, seconds; "
               "the machine was shared, so these are rough): "
@@ -193,7 +194,7 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
             reach = [g.loc[g["hv_ratio"] >= target, "evaluations"].min() for _, g in c.groupby("seed")]
             reach = [x if not pd.isna(x) else np.inf for x in reach]
             med = float(np.median(reach))
-            cells.append(f">{args.budget}" if math.isinf(med) else f"{med:.0f}")
+            cells.append(f">{int(c['evaluations'].max())}" if math.isinf(med) else f"{med:.0f}")
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     lines += ["", "## Regret of the best feasible arch under a FLOPs cap (one constrained run per cap)", "",
               "Regret = true best accuracy under the cap - best found, percentage points: mean (max over seeds), "
@@ -209,7 +210,7 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
             cells = []
             for a in algs:
                 r = sub[sub["algorithm"] == a]["regret"]
-                cells.append(f"{r.mean():.3f} ({r.max():.3f}) | {(r <= 1e-9).mean():.0%}")
+                cells.append("not run | " if r.empty else f"{r.mean():.3f} ({r.max():.3f}) | {(r <= 1e-9).mean():.0%}")
             first = sub.iloc[0]
             lines.append(f"| {cap / 1e6:.0f}M | {first['feasible_networks']} | {first['true_best']:.2f} | {budget} | "
                          + " | ".join(cells) + " |")
