@@ -1,4 +1,4 @@
-"""Search quality on NAS-Bench-Macro: NSGA-II vs random search at equal budgets.
+"""Search quality on NAS-Bench-Macro: every registered search algorithm at equal budgets.
 
 The evaluator is the NAS-Bench-Macro table (ground truth, 3,969 distinct
 networks), so the true accuracy-FLOPs front and the true best arch under any
@@ -11,9 +11,15 @@ FLOPs cap are known exactly. For each seed and algorithm:
 * one constrained search per FLOPs cap (what a user runs): regret = true best
   feasible accuracy - best feasible accuracy found, in percentage points.
 
+The algorithms are the registered ones (``oneshot.search.algorithm_names()``) with
+their library defaults; ``--set name.option=value`` changes one (e.g. for tuning on
+seeds other than the reported ones: ``--first-seed 100 --seeds 5``).
+
 Run: ``python benchmarks/search_quality.py [--seeds 10] [--budget 1000]``.
 Writes benchmarks/results/search_quality_{hv,regret,curve}.csv and
-benchmarks/results/search_quality.md.
+benchmarks/results/search_quality.md. ``--tag T`` writes ``search_quality_T_*``;
+``--merge T1 T2 ...`` combines tagged runs (e.g. one process per algorithm) into the
+untagged files.
 """
 from __future__ import annotations
 
@@ -26,9 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from oneshot.evaluate.nasbench import NasBenchMacroEvaluator
-from oneshot.search import DEFAULTS, HypervolumeMeter, NASProblem, pareto_front, run_search
+import yaml
+
+from oneshot.search import HypervolumeMeter, NASProblem, algorithm_names, get_algorithm, pareto_front, run_search
 from oneshot.io import write_csv, write_text
 from oneshot.search.pareto import objective_frame
 
@@ -38,21 +47,21 @@ OBJECTIVES = ("accuracy", "flops")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1)")
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     p.add_argument("--budget", type=int, default=1000, help="distinct evaluations per run")
-    p.add_argument("--checkpoints", type=int, nargs="+", default=[100, 250, 500, 1000],
+    p.add_argument("--checkpoints", type=int, nargs="+", default=[100, 200, 300, 500, 1000],
                    help="budgets at which the found front is scored")
     p.add_argument("--caps", type=float, nargs="+", default=[20e6, 30e6, 40e6, 60e6], help="FLOPs caps")
-    p.add_argument("--pop-size", type=int, default=DEFAULTS["pop_size"])
-    p.add_argument("--crossover", default=DEFAULTS["crossover"])
-    p.add_argument("--mutation-prob-var", type=float, default=DEFAULTS["mutation_prob_var"])
-    p.add_argument("--mutation-at-least-one", type=int, choices=(0, 1),
-                   default=int(DEFAULTS["mutation_at_least_one"]))
-    p.add_argument("--immigrants", type=int, choices=(0, 1), default=int(DEFAULTS["immigrants"]))
-    p.add_argument("--algorithms", nargs="+", default=["nsga2", "random"])
+    p.add_argument("--algorithms", nargs="+", default=None, help="registered names (default: all)")
+    p.add_argument("--set", nargs="*", default=[], metavar="NAME.OPTION=VALUE",
+                   help="override an algorithm's option, e.g. surrogate_nsga2.initial=30 (value parsed as yaml)")
+    p.add_argument("--patience", type=int, default=30, help="generations without a new evaluation before a stop")
     p.add_argument("--table", type=Path, default=None, help="NAS-Bench-Macro JSON (default: shared data)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--tag", default="", help="suffix for the output file names")
+    p.add_argument("--merge", nargs="+", default=None, metavar="TAG",
+                   help="instead: combine the files of these tagged runs into the untagged ones")
     p.add_argument("--ablation", action="store_true",
                    help="instead: unconstrained NSGA-II over a grid of pop sizes and operators "
                         "(writes search_quality_ablation.{csv,md})")
@@ -65,14 +74,30 @@ def prefix(archive: pd.DataFrame, budget: int) -> pd.DataFrame:
     return done[done["eval_index"] < budget]
 
 
-def search_kwargs(args: argparse.Namespace, algorithm: str, seed: int) -> dict:
-    generations = 2 * math.ceil(args.budget / args.pop_size) + 2
-    kw = dict(algorithm=algorithm, pop_size=args.pop_size, generations=generations, seed=seed,
-              max_evaluations=args.budget)
-    if algorithm == "nsga2":
-        kw.update(crossover=args.crossover, mutation_prob_var=args.mutation_prob_var,
-                  mutation_at_least_one=bool(args.mutation_at_least_one), immigrants=bool(args.immigrants))
-    return kw
+def algorithm_options(args: argparse.Namespace) -> dict[str, dict]:
+    """``{name: {option: value}}`` from ``--set name.option=value`` (checked against the dataclass)."""
+    options: dict[str, dict] = {a: {} for a in args.algorithms}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not sep or not dot or name not in options:
+            raise SystemExit(f"--set {item!r}: use NAME.OPTION=VALUE with NAME one of {args.algorithms}")
+        options[name][option] = yaml.safe_load(value)
+    for name, values in options.items():
+        get_algorithm(name).make_options(values)
+    return options
+
+
+def search(problem: NASProblem, args: argparse.Namespace, algorithm: str, seed: int, **kwargs):
+    """One run; returns the result and its wall time in seconds."""
+    start = time.perf_counter()
+    result = run_search(problem, algorithm, args.options[algorithm], seed=seed, generations=None,
+                        max_evaluations=args.budget, patience=args.patience, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def seeds(args: argparse.Namespace) -> range:
+    return range(args.first_seed, args.first_seed + args.seeds)
 
 
 def run_unconstrained(args, evaluator, table, meter, true_hv, true_front) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -80,8 +105,8 @@ def run_unconstrained(args, evaluator, table, meter, true_hv, true_front) -> tup
     rows, curve = [], []
     steps = list(range(25, args.budget + 1, 25))
     for algorithm in args.algorithms:
-        for seed in range(args.seeds):
-            result = run_search(problem, accuracy_bounds=meter.accuracy_bounds, **search_kwargs(args, algorithm, seed))
+        for seed in seeds(args):
+            result, seconds = search(problem, args, algorithm, seed, accuracy_bounds=meter.accuracy_bounds)
             for budget in sorted(set(args.checkpoints) | set(steps)):
                 found = prefix(result.archive, budget)
                 ratio = meter.of_frame(found) / true_hv
@@ -91,7 +116,7 @@ def run_unconstrained(args, evaluator, table, meter, true_hv, true_front) -> tup
                     rows.append({"algorithm": algorithm, "seed": seed, "evaluations": budget,
                                  "evaluated": len(found), "hv_ratio": ratio,
                                  "front_recall": len(true_front & set(found["arch"])) / len(true_front),
-                                 "best_accuracy": found["accuracy"].max()})
+                                 "best_accuracy": found["accuracy"].max(), "run_seconds": seconds})
             logging.info("unconstrained %s seed %d: hv ratio %.4f", algorithm, seed, rows[-1]["hv_ratio"])
     return pd.DataFrame(rows), pd.DataFrame(curve)
 
@@ -103,8 +128,8 @@ def run_capped(args, evaluator, table) -> pd.DataFrame:
         true_best = float(feasible["accuracy"].max())
         problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES, constraints={"flops_max": cap})
         for algorithm in args.algorithms:
-            for seed in range(args.seeds):
-                result = run_search(problem, **search_kwargs(args, algorithm, seed))
+            for seed in seeds(args):
+                result, _ = search(problem, args, algorithm, seed)
                 for budget in args.checkpoints:
                     found = prefix(result.archive, budget)
                     found = found[found["feasible"].astype(bool)]
@@ -116,6 +141,16 @@ def run_capped(args, evaluator, table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def describe_options(name: str, args: argparse.Namespace) -> str:
+    options = get_algorithm(name).make_options(args.options.get(name, {}))
+    return ", ".join(f"{k}={v}" for k, v in vars(options).items())
+
+
+def describe_seeds(frame: pd.DataFrame) -> str:
+    values = sorted(set(frame["seed"]))
+    return f"{values[0]}-{values[-1]}" if values == list(range(values[0], values[-1] + 1)) else str(values)
+
+
 def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, true_hv: float,
              n_front: int, seconds: float) -> str:
     algs = args.algorithms
@@ -123,14 +158,12 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
         "# Search quality on NAS-Bench-Macro",
         "",
         f"Evaluator: the NAS-Bench-Macro CIFAR-10 table (mean of 3 seeds; 3,969 distinct networks). "
-        f"{args.seeds} seeds per algorithm, budget = distinct accuracy evaluations. "
-        f"NSGA-II: pop {args.pop_size}, {args.crossover} crossover, random-reset mutation "
-        f"(p = {args.mutation_prob_var or '1/layers'} per gene"
-        f"{', at least one gene' if args.mutation_at_least_one else ''}), canonical repair, archive-wide duplicate "
-        f"elimination{', random immigrants' if args.immigrants else ''}, feasible-first initial sampling; "
-        "random search: distinct uniformly random networks "
-        "(both skip evaluating archs that break a cost constraint). The NSGA-II settings are the library "
-        "defaults, picked with `--ablation` (search_quality_ablation.md).",
+        f"Seeds {describe_seeds(hv)} per algorithm, budget = distinct accuracy evaluations; an arch that breaks "
+        "a cost constraint is never evaluated (its FLOPs are known). Every registered algorithm with its "
+        "library defaults (`oneshot/search/algorithms/`, `conf/search/<name>.yaml`)"
+        + (f", except {' '.join(args.set)}" if args.set else "") + ":",
+        "",
+        *[f"- `{a}`: {get_algorithm(a).summary}; {describe_options(a, args)}" for a in algs],
         "",
         "## Hypervolume of the accuracy-FLOPs front, fraction of the true front's",
         "",
@@ -145,9 +178,13 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
         cells = []
         for a in algs:
             r = hv[(hv["algorithm"] == a) & (hv["evaluations"] == budget)]
-            cells.append(f"{r['hv_ratio'].mean():.4f} ({r['hv_ratio'].min():.4f}) | {r['front_recall'].mean():.2f}")
+            cells.append("not run | " if r.empty else
+                         f"{r['hv_ratio'].mean():.4f} ({r['hv_ratio'].min():.4f}) | {r['front_recall'].mean():.2f}")
         lines.append(f"| {budget} | " + " | ".join(cells) + " |")
-    lines += ["", "Evaluations until the front reaches a hypervolume fraction (median over seeds, "
+    lines += ["", "Wall time of one unconstrained run to the full budget (median over seeds, seconds; "
+              "the machine was shared, so these are rough): "
+              + ", ".join(f"{a} {hv.loc[hv['algorithm'] == a, 'run_seconds'].median():.1f}" for a in algs) + ".",
+              "", "Evaluations until the front reaches a hypervolume fraction (median over seeds, "
               "steps of 25; '>N' = not within the budget):", "",
               "| target | " + " | ".join(algs) + " |", "| ---: | " + " | ".join("---:" for _ in algs) + " |"]
     for target in (0.95, 0.99, 0.999):
@@ -157,7 +194,7 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
             reach = [g.loc[g["hv_ratio"] >= target, "evaluations"].min() for _, g in c.groupby("seed")]
             reach = [x if not pd.isna(x) else np.inf for x in reach]
             med = float(np.median(reach))
-            cells.append(f">{args.budget}" if math.isinf(med) else f"{med:.0f}")
+            cells.append(f">{int(c['evaluations'].max())}" if math.isinf(med) else f"{med:.0f}")
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     lines += ["", "## Regret of the best feasible arch under a FLOPs cap (one constrained run per cap)", "",
               "Regret = true best accuracy under the cap - best found, percentage points: mean (max over seeds), "
@@ -173,7 +210,7 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
             cells = []
             for a in algs:
                 r = sub[sub["algorithm"] == a]["regret"]
-                cells.append(f"{r.mean():.3f} ({r.max():.3f}) | {(r <= 1e-9).mean():.0%}")
+                cells.append("not run | " if r.empty else f"{r.mean():.3f} ({r.max():.3f}) | {(r <= 1e-9).mean():.0%}")
             first = sub.iloc[0]
             lines.append(f"| {cap / 1e6:.0f}M | {first['feasible_networks']} | {first['true_best']:.2f} | {budget} | "
                          + " | ".join(cells) + " |")
@@ -185,9 +222,17 @@ def markdown(hv: pd.DataFrame, curve: pd.DataFrame, regret: pd.DataFrame, args, 
                   "breaks a cost constraint costs no evaluation (its FLOPs are known): at budgets at or above "
                   "that count both methods can evaluate every feasible network, so regret 0 is guaranteed "
                   "there; only the smaller budgets test the search."]
+    lines += ["", "Regret 0 at every cap within 200 evaluations, seeds out of "
+              f"{regret['seed'].nunique()}: "
+              + ", ".join(f"{a} {zero_regret_seeds(regret, a, 200)}" for a in algs) + ".", ""]
     lines += ["", f"Runtime {seconds:.0f} s on this machine (`python benchmarks/search_quality.py "
               f"--seeds {args.seeds} --budget {args.budget}`).", ""]
     return "\n".join(lines)
+
+
+def zero_regret_seeds(regret: pd.DataFrame, algorithm: str, budget: int) -> int:
+    sub = regret[(regret["algorithm"] == algorithm) & (regret["evaluations"] == budget)]
+    return int((sub.groupby("seed")["regret"].max() <= 1e-9).sum())
 
 
 ABLATION = [dict(pop_size=p, crossover=c, mutation_at_least_one=a)
@@ -197,7 +242,7 @@ ABLATION = [dict(pop_size=p, crossover=c, mutation_at_least_one=a)
 def run_ablation(args, evaluator, table, meter, true_hv, true_front) -> str:
     frames = []
     for cfg in ABLATION:
-        sub = argparse.Namespace(**{**vars(args), **cfg, "algorithms": ["nsga2"]})
+        sub = argparse.Namespace(**{**vars(args), "algorithms": ["nsga2"], "options": {"nsga2": cfg}})
         hv, _ = run_unconstrained(sub, evaluator, table, meter, true_hv, true_front)
         frames.append(hv.assign(**cfg))
     hv = pd.concat(frames, ignore_index=True)
@@ -220,11 +265,39 @@ def run_ablation(args, evaluator, table, meter, true_hv, true_front) -> str:
     return md
 
 
+def write_report(args, hv, curve, regret, true_hv: float, n_front: int, seconds: float) -> str:
+    tag = f"_{args.tag}" if args.tag else ""
+    write_csv(args.out / f"search_quality{tag}_hv.csv", hv)
+    write_csv(args.out / f"search_quality{tag}_curve.csv", curve)
+    write_csv(args.out / f"search_quality{tag}_regret.csv", regret)
+    md = markdown(hv, curve, regret, args, true_hv, n_front, seconds)
+    write_text(args.out / f"search_quality{tag}.md", md)
+    return md
+
+
+def merge(args, true_hv: float, n_front: int) -> str:
+    """Concatenate tagged runs (e.g. one process per algorithm) into the untagged files."""
+    parts = {kind: pd.concat([pd.read_csv(args.out / f"search_quality_{t}_{kind}.csv") for t in args.merge],
+                             ignore_index=True) for kind in ("hv", "curve", "regret")}
+    args.algorithms = list(dict.fromkeys(parts["hv"]["algorithm"]))
+    args.options = algorithm_options(args)
+    args.seeds = parts["hv"]["seed"].nunique()
+    args.budget = int(parts["curve"]["evaluations"].max())
+    args.checkpoints = sorted(set(parts["hv"]["evaluations"]))
+    args.caps = sorted(set(parts["regret"]["cap"]))
+    args.tag = ""
+    seconds = float(parts["hv"].groupby(["algorithm", "seed"])["run_seconds"].first().sum())
+    return write_report(args, parts["hv"], parts["curve"], parts["regret"], true_hv, n_front, seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for name in ("oneshot.search.runner",):
         logging.getLogger(name).setLevel(logging.WARNING)
+    torch.set_num_threads(1)  # the controller's tensors are tiny; threads only contend
+    args.algorithms = args.algorithms or algorithm_names()
+    args.options = algorithm_options(args)
     if max(args.checkpoints) > args.budget:
         args.checkpoints = [b for b in args.checkpoints if b <= args.budget] or [args.budget]
     start = time.time()
@@ -237,19 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     true_hv = meter(objective_frame(full, OBJECTIVES))
     true_front = set(pareto_front(full, OBJECTIVES)["arch"])
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        print(merge(args, true_hv, len(true_front)))
+        return 0
     if args.ablation:
         print(run_ablation(args, evaluator, table, meter, true_hv, true_front))
         return 0
     hv, curve = run_unconstrained(args, evaluator, table, meter, true_hv, true_front)
     regret = run_capped(args, evaluator, table)
-    seconds = time.time() - start
-    tag = f"_{args.tag}" if args.tag else ""
-    write_csv(args.out / f"search_quality{tag}_hv.csv", hv)
-    write_csv(args.out / f"search_quality{tag}_curve.csv", curve)
-    write_csv(args.out / f"search_quality{tag}_regret.csv", regret)
-    md = markdown(hv, curve, regret, args, true_hv, len(true_front), seconds)
-    write_text(args.out / f"search_quality{tag}.md", md)
-    print(md)
+    print(write_report(args, hv, curve, regret, true_hv, len(true_front), time.time() - start))
     return 0
 
 

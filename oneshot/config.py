@@ -108,17 +108,34 @@ class EvaluatorSchema:
 
 @dataclass
 class SearchSchema:
-    algorithm: str = "nsga2"  # nsga2 | random
-    pop_size: int = 20
-    generations: int = 50
+    """What every search has; ``options`` is the algorithm's own options dataclass.
+
+    :func:`search_schemas` makes one schema per registered algorithm
+    (``base_search_<name>``) whose ``options`` is typed by that algorithm's dataclass,
+    so ``conf/search/<name>.yaml`` and ``search.options.*`` overrides are checked at start.
+    """
+
+    algorithm: str = "nsga2"  # a registered name: oneshot.search.algorithm_names()
     seed: int = 0
     objectives: List[str] = field(default_factory=lambda: ["accuracy", "flops"])
+    generations: Optional[int] = 50  # iterations of the algorithm (None: until the budget)
     max_evaluations: Optional[int] = None  # budget of distinct accuracy evaluations
-    crossover: str = "two_point"  # uniform | one_point | two_point
-    crossover_prob: float = 0.9
-    mutation_prob: Optional[float] = None  # per gene; default 1 / layers
-    mutation_at_least_one: bool = True
-    patience: int = 10  # stop after this many generations without a new evaluation
+    patience: Optional[int] = 10  # stop after this many generations without a new evaluation
+    options: Any = None
+
+
+def search_schemas() -> dict[str, type]:
+    """``{"base_search_<name>": SearchSchema with typed options}`` for every registered algorithm."""
+    from dataclasses import make_dataclass
+
+    from .search.algorithms import algorithm_names, get_algorithm
+
+    schemas = {}
+    for name in algorithm_names():
+        options = get_algorithm(name).options
+        schemas[f"base_search_{name}"] = make_dataclass(
+            f"SearchSchema_{name}", [("options", options, field(default_factory=options))], bases=(SearchSchema,))
+    return schemas
 
 
 @dataclass
@@ -220,3 +237,5 @@ def register_configs() -> None:
                         ("search", SearchSchema), ("constraint", ConstraintSchema), ("device", DeviceSchema),
                         ("runtime", RuntimeSchema), ("rank", RankSchema), ("export", ExportSchema)]:
         cs.store(group=group, name=f"base_{group}", node=node)
+    for name, node in search_schemas().items():
+        cs.store(group="search", name=name, node=node)

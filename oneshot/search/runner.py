@@ -1,44 +1,31 @@
-"""`run_search`: NSGA-II or random search over a :class:`NASProblem`, one call.
+"""`run_search`: one ``minimize``-style driver for every registered search algorithm.
 
-In the spirit of ``pymoo.optimize.minimize(problem, algorithm, termination)``:
-the problem says what to optimise, ``algorithm`` names the method, and
-``generations`` / ``max_evaluations`` end it. Both methods share the problem's
-archive, so the budget -- distinct archs whose accuracy was evaluated -- means
-the same for both.
+Like ``pymoo.optimize.minimize(problem, algorithm, termination)``: the problem says
+what to optimise, a registered algorithm (:mod:`oneshot.search.algorithms`) how,
+and the termination when to stop -- a budget of distinct accuracy evaluations
+(the problem's archive counts them, whatever the algorithm proposes), a number of
+generations (iterations of the algorithm), or ``patience`` generations without a
+new evaluation. The recorder writes the run's files.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
-from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
 from pymoo.core.callback import Callback
 from pymoo.core.termination import Termination
-from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.optimize import minimize
 
 from ..space import Arch
-from .operators import (ArchiveDuplicateElimination, CanonicalRepair, FeasibleSampling, ImmigrantMating,
-                        RandomResetMutation, make_crossover, sample_distinct)
+from .algorithms import AlgorithmSpec, algorithm_names, get_algorithm
 from .pareto import HypervolumeMeter
 from .problem import NASProblem
 from .recorder import GenerationCallback, SearchRecorder, best_feasible
 
 logger = logging.getLogger(__name__)
-
-ALGORITHMS = ("nsga2", "random")
-
-#: defaults tuned on NAS-Bench-Macro (benchmarks/search_quality.py)
-#: (10 seeds, 1,000 evaluations: smaller populations win at such budgets; see the
-#: ablation in benchmarks/results/search_quality_ablation.md). Larger spaces with
-#: larger budgets may want a larger population.
-DEFAULTS: dict[str, Any] = dict(pop_size=20, generations=50, crossover="two_point", crossover_prob=0.9,
-                                mutation_prob_var=None, mutation_at_least_one=True, immigrants=True,
-                                mating_retries=10, feasible_sampling=True, patience=10)
 
 
 @dataclass
@@ -78,11 +65,11 @@ def _stalled(counts: list[int], patience: int | None) -> bool:
     return counts[-1] == counts[-1 - patience]
 
 
-class _Budget(Termination):
+class EvaluationBudget(Termination):
     """Stop after ``generations`` generations, ``max_evaluations`` distinct evaluations,
-    or ``patience`` generations without a new evaluation."""
+    or ``patience`` generations without a new evaluation (``None``: no such limit)."""
 
-    def __init__(self, problem: NASProblem, generations: int, max_evaluations: int | None,
+    def __init__(self, problem: NASProblem, generations: int | None, max_evaluations: int | None,
                  patience: int | None):
         super().__init__()
         self.problem, self.generations = problem, generations
@@ -90,7 +77,7 @@ class _Budget(Termination):
         self.counts: list[int] = []
 
     def _update(self, algorithm) -> float:
-        progress = algorithm.n_gen / self.generations
+        progress = algorithm.n_gen / self.generations if self.generations else 0.0
         if self.max_evaluations:
             progress = max(progress, self.problem.n_evaluated / self.max_evaluations)
         self.counts.append(self.problem.n_evaluated)
@@ -109,103 +96,70 @@ class _Record(Callback):
         self.recorder.record(algorithm.n_gen)
 
 
-def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int = DEFAULTS["pop_size"],
-               generations: int = DEFAULTS["generations"], seed: int = 0, max_evaluations: int | None = None,
-               out_dir: "str | Path | None" = None, callback: GenerationCallback | None = None,
-               progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
-               crossover: str = DEFAULTS["crossover"], crossover_prob: float = DEFAULTS["crossover_prob"],
-               mutation_prob_var: float | None = DEFAULTS["mutation_prob_var"],
-               mutation_at_least_one: bool = DEFAULTS["mutation_at_least_one"],
-               immigrants: bool = DEFAULTS["immigrants"], mating_retries: int = DEFAULTS["mating_retries"],
-               feasible_sampling: bool = DEFAULTS["feasible_sampling"],
-               patience: int | None = DEFAULTS["patience"]) -> SearchResult:
-    """Search ``problem`` and write the run's files into ``out_dir`` (if given).
-
-    Args:
-        problem: a :class:`NASProblem` (its archive is reset: one problem, one run at a time).
-        algorithm: ``"nsga2"`` or ``"random"`` (distinct uniformly random archs, those
-            meeting the constraints first, ``pop_size`` per generation).
-        pop_size / generations: population size and number of generations (the
-            initial population is generation 1).
-        seed: seeds everything random in the run; same seed, same history.
-        max_evaluations: budget of distinct accuracy evaluations (``None``: no cap).
-        patience: stop after this many generations in a row without a new evaluation
-            (e.g. every feasible network has been evaluated); ``None``: never.
-        out_dir: where history.csv, all_evaluated.csv, pareto.csv, pareto.png go.
-        callback: called with each history row (a dict) after every generation.
-        progress: show a tqdm bar over generations.
-        accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
-        crossover / crossover_prob: NSGA-II crossover (``uniform``, ``one_point``,
-            ``two_point``) and its probability per mating.
-        mutation_prob_var / mutation_at_least_one: per-gene random-reset probability
-            (default 1/layers); reset one gene when the draw reset none.
-        immigrants / mating_retries: after ``mating_retries`` rounds of mating that
-            could not fill the offspring with new archs, top up with random new ones.
-        feasible_sampling: initial population meets the constraints first.
-    """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown search algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
-    if pop_size < 1 or generations < 1:
-        raise ValueError(f"pop_size ({pop_size}) and generations ({generations}) must be >= 1")
+def _check(generations: int | None, max_evaluations: int | None, patience: int | None) -> None:
+    if generations is not None and generations < 1:
+        raise ValueError(f"generations must be >= 1 or None, got {generations}")
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be >= 1 or None, got {patience}")
     if max_evaluations is not None and max_evaluations < 1:
         raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}")
+    if generations is None and max_evaluations is None:
+        raise ValueError("set generations or max_evaluations (or both): a search needs an end")
+
+
+def run_search(problem: NASProblem, algorithm: "str | AlgorithmSpec" = "nsga2",
+               options: "Mapping[str, Any] | Any | None" = None, *, seed: int = 0,
+               generations: int | None = 50, max_evaluations: int | None = None, patience: int | None = 10,
+               out_dir: "str | Path | None" = None, callback: GenerationCallback | None = None,
+               progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
+               **option_overrides: Any) -> SearchResult:
+    """Search ``problem`` with a registered algorithm and write the run's files into ``out_dir``.
+
+    Args:
+        problem: a :class:`NASProblem` (its archive is reset: one problem, one run at a time).
+        algorithm: a registered name (:func:`algorithm_names`) or spec.
+        options: the algorithm's options (its dataclass, or a mapping of its fields);
+            ``option_overrides`` (e.g. ``pop_size=16``) replace single fields.
+        seed: seeds everything random in the run; same seed, same history.
+        generations: iterations of the algorithm (the first is generation 1); ``None``: no cap.
+        max_evaluations: budget of distinct accuracy evaluations (``None``: no cap).
+        patience: stop after this many generations in a row without a new evaluation
+            (e.g. every feasible network has been evaluated); ``None``: never.
+        out_dir: where history.csv, all_evaluated.csv, pareto.csv, pareto.png (and the
+            algorithm's own files, e.g. the controller's probabilities) go.
+        callback: called with each history row (a dict) after every generation.
+        progress: show a tqdm bar over generations.
+        accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
+    """
+    spec = algorithm if isinstance(algorithm, AlgorithmSpec) else get_algorithm(algorithm)
+    opts = spec.make_options(options, **option_overrides)
+    _check(generations, max_evaluations, patience)
     problem.reset()
     problem.max_evaluations = max_evaluations
+    method = spec.build(problem, opts)
     meter = HypervolumeMeter(problem.objectives, problem.bounds, accuracy_bounds)
     recorder = SearchRecorder(problem, meter, out_dir, callback, total=generations, progress=progress,
-                              desc=algorithm)
-    logger.info("%s search: pop %d, %d generations, budget %s, seed %d, objectives %s, constraints %s",
-                algorithm, pop_size, generations, max_evaluations, seed, list(problem.objectives), problem.limits)
+                              desc=spec.name)
+    logger.info("%s search: %s, %s generations, budget %s, seed %d, objectives %s, constraints %s",
+                spec.name, opts, generations, max_evaluations, seed, list(problem.objectives), problem.limits)
     try:
-        if algorithm == "nsga2":
-            _run_nsga2(problem, recorder, pop_size, generations, seed, max_evaluations, patience, crossover,
-                       crossover_prob, mutation_prob_var, mutation_at_least_one, immigrants, mating_retries,
-                       feasible_sampling)
-        else:
-            _run_random(problem, recorder, pop_size, generations, seed, max_evaluations, patience)
+        minimize(problem, method, termination=EvaluationBudget(problem, generations, max_evaluations, patience),
+                 seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False,
+                 copy_termination=False)
     finally:
-        frame, pareto = recorder.finish(title=f"{algorithm} on {problem.space.name}, seed {seed}")
-    result = SearchResult(algorithm, seed, frame, pareto, recorder.history,
-                          Path(out_dir) if out_dir is not None else None)
+        frame, pareto = recorder.finish(title=f"{spec.name} on {problem.space.name}, seed {seed}")
+    extra: dict = {}
+    if out_dir is not None and hasattr(method, "write_files"):
+        extra["files"] = method.write_files(Path(out_dir))
+    if hasattr(method, "report"):
+        extra.update(method.report())
+    result = SearchResult(spec.name, seed, frame, pareto, recorder.history,
+                          Path(out_dir) if out_dir is not None else None, extra)
     best = result.best
-    logger.info("%s done: %d archs evaluated, %d on the front, best feasible %s", algorithm,
+    logger.info("%s done: %d archs evaluated, %d on the front, best feasible %s", spec.name,
                 problem.n_evaluated, len(pareto),
                 "none" if best is None else f"{best['arch']} ({best['accuracy']:.2f} %)")
     return result
 
 
-def _run_nsga2(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
-               max_evaluations: int | None, patience: int | None, crossover: str, crossover_prob: float,
-               mutation_prob_var: float | None, mutation_at_least_one: bool, immigrants: bool,
-               mating_retries: int, feasible_sampling: bool) -> None:
-    repair = CanonicalRepair()
-    dedup = ArchiveDuplicateElimination(problem)
-    mating = ImmigrantMating(TournamentSelection(func_comp=binary_tournament),
-                             make_crossover(crossover, crossover_prob),
-                             RandomResetMutation(prob_var=mutation_prob_var, at_least_one=mutation_at_least_one),
-                             repair=repair, eliminate_duplicates=dedup, n_max_iterations=mating_retries,
-                             immigrants=immigrants)
-    algorithm = NSGA2(pop_size=pop_size, sampling=FeasibleSampling(feasible_first=feasible_sampling),
-                      mating=mating, repair=repair, eliminate_duplicates=dedup)
-    minimize(problem, algorithm, termination=_Budget(problem, generations, max_evaluations, patience),
-             seed=seed, callback=_Record(recorder), verbose=False, copy_algorithm=False,
-             copy_termination=False)
-
-
-def _run_random(problem: NASProblem, recorder: SearchRecorder, pop_size: int, generations: int, seed: int,
-                max_evaluations: int | None, patience: int | None) -> None:
-    rng = np.random.default_rng(seed)
-    for generation in range(1, generations + 1):
-        X = sample_distinct(problem, pop_size, rng, feasible_first=True)
-        if len(X) == 0:
-            logger.info("random search: no new arch left to sample after %d generations", generation - 1)
-            break
-        problem.evaluate(X)
-        recorder.record(generation)
-        if max_evaluations is not None and problem.n_evaluated >= max_evaluations:
-            break
-        if _stalled([row["evaluations"] for row in recorder.rows], patience):
-            logger.info("no new arch evaluated for %d generations: stopping", patience)
-            break
+__all__ = ["EvaluationBudget", "SearchResult", "algorithm_names", "run_search"]

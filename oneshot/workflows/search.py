@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .. import build, runtime
 from ..evaluate.base import Evaluator
@@ -51,8 +51,12 @@ def needs_latency(cfg: DictConfig) -> bool:
 
 def run_search_from_config(cfg: DictConfig, out_dir: Path):
     """Search under ``cfg.constraint`` and write history/pareto/best files into ``out_dir``."""
-    from ..search import NASProblem, export_subnet, run_search
+    from ..search import NASProblem, export_subnet, get_algorithm, run_search
 
+    s = cfg.search
+    spec = get_algorithm(s.algorithm)
+    values = OmegaConf.to_container(s.options, resolve=True) if s.options is not None else None
+    options = spec.make_options(values)  # search.algorithm=x with another algorithm's options fails here
     runtime.set_threads(cfg.runtime.threads)
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
@@ -61,11 +65,9 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
                    "latency": cfg.constraint.latency_max}
     problem = NASProblem(space, evaluator, objectives=list(cfg.search.objectives), constraints=constraints,
                          latency=latency)
-    s = cfg.search
-    result = run_search(problem, s.algorithm, pop_size=s.pop_size, generations=s.generations, seed=s.seed,
-                        max_evaluations=s.max_evaluations, out_dir=out_dir, progress=cfg.runtime.progress,
-                        crossover=s.crossover, crossover_prob=s.crossover_prob, mutation_prob_var=s.mutation_prob,
-                        mutation_at_least_one=s.mutation_at_least_one, patience=s.patience)
+    result = run_search(problem, spec, options, seed=s.seed, generations=s.generations,
+                        max_evaluations=s.max_evaluations, patience=s.patience, out_dir=out_dir,
+                        progress=cfg.runtime.progress)
     best = result.best
     if best is None:
         log.warning("no feasible arch was evaluated; see %s/all_evaluated.csv", out_dir)

@@ -31,7 +31,7 @@ def tiny_checkpoint(tmp_path_factory):
 
 def test_pipeline_writes_pareto_set_and_respects_the_cap(make_cfg, tmp_path):
     cfg = make_cfg("pipeline", *TINY, "data=synthetic", "train=tiny", "train.max_steps=null",
-                   "search.pop_size=6", "search.generations=2", "constraint.flops_max=5e5",
+                   "search.options.pop_size=6", "search.generations=2", "constraint.flops_max=5e5",
                    f"checkpoint={tmp_path}/p.pt", f"evaluator.cache={tmp_path}/c.sqlite", "runtime.progress=false")
     run_pipeline(cfg, tmp_path)
     pareto = pd.read_csv(tmp_path / "pareto.csv")
@@ -44,7 +44,7 @@ def test_pipeline_writes_pareto_set_and_respects_the_cap(make_cfg, tmp_path):
 
 def test_search_reuses_the_shared_cache(make_cfg, tiny_checkpoint, tmp_path):
     args = [*TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite",
-            "evaluator=quick", "search.pop_size=6", "search.generations=2", "runtime.progress=false"]
+            "evaluator=quick", "search.options.pop_size=6", "search.generations=2", "runtime.progress=false"]
     run_search_from_config(make_cfg("search", *args), tmp_path / "a")
     second = pd.read_csv(tmp_path / "a" / "history.csv")
     run_search_from_config(make_cfg("search", *args), tmp_path / "b")
@@ -109,17 +109,44 @@ def test_two_job_multirun_shares_one_cache_and_writes_a_summary(tiny_checkpoint,
     sweep = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "oneshot.cli.search", "-m", *TINY, "data=synthetic",
            f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite", "evaluator=quick",
-           "search.pop_size=6", "search.generations=2", "runtime.progress=false",
+           "search.options.pop_size=6", "search.generations=2", "runtime.progress=false",
            "constraint.flops_max=4e5,6e5", f"hydra.sweep.dir={sweep}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ})
     assert out.returncode == 0, out.stderr[-2000:]
     jobs = sorted(p.parent for p in sweep.rglob("pareto.csv"))
     # job dirs are named from the overrides, without the checkpoint and cache paths
     assert [j.name for j in jobs] == ["constraint.flops_max=400000.0,data=synthetic,evaluator=quick,"
-                                      "search.generations=2,search.pop_size=6,space=tiny",
+                                      "search.generations=2,search.options.pop_size=6,space=tiny",
                                       "constraint.flops_max=600000.0,data=synthetic,evaluator=quick,"
-                                      "search.generations=2,search.pop_size=6,space=tiny"]
+                                      "search.generations=2,search.options.pop_size=6,space=tiny"]
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 2
     cache = EvalCache(tmp_path / "c.sqlite")
     assert cache.integrity_ok() and cache.count() > 0
+
+
+@pytest.mark.parametrize("algorithm", ["surrogate_nsga2", "reinforce"])
+def test_new_algorithms_run_on_the_supernet_and_the_table(make_cfg, tiny_checkpoint, tmp_path, algorithm):
+    extra = {"surrogate_nsga2": ["search.options.initial=10", "search.options.per_iteration=4",
+                                 "search.options.inner_generations=3"],
+             "reinforce": ["search.options.samples=4"]}[algorithm]
+    common = [f"search={algorithm}", "search.max_evaluations=18", "runtime.progress=false", *extra]
+    supernet = make_cfg("search", *TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", "evaluator=quick",
+                        f"evaluator.cache={tmp_path}/c.sqlite", *common)
+    result = run_search_from_config(supernet, tmp_path / "supernet")
+    assert result.algorithm == algorithm and result.history["evaluations"].iloc[-1] == 18
+    assert (tmp_path / "supernet" / "best_subnet.json").is_file()
+    table = make_cfg("search", "evaluator=nas_bench_macro", "constraint.flops_max=30e6", *common)
+    try:
+        result = run_search_from_config(table, tmp_path / "table")
+    except FileNotFoundError as e:  # the NAS-Bench-Macro table lives in the shared data folder
+        pytest.skip(f"no NAS-Bench-Macro table: {e}")
+    assert (result.pareto["flops"] <= 30e6).all()
+    extra_file = {"surrogate_nsga2": "surrogate.csv", "reinforce": "controller.csv"}[algorithm]
+    assert (tmp_path / "table" / extra_file).is_file()
+
+
+def test_options_of_another_algorithm_are_refused(make_cfg, tmp_path):
+    cfg = make_cfg("search", "evaluator=nas_bench_macro", "search=nsga2", "search.algorithm=reinforce")
+    with pytest.raises(ValueError, match="unknown option.*'reinforce'"):
+        run_search_from_config(cfg, tmp_path)
