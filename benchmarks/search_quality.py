@@ -81,7 +81,7 @@ def run_unconstrained(args, evaluator, table, meter, true_hv, true_front) -> tup
     steps = list(range(25, args.budget + 1, 25))
     for algorithm in args.algorithms:
         for seed in range(args.seeds):
-            result = run_search(problem, accuracy_bounds=meter.accuracy_bounds, **search_kwargs(args, algorithm, seed))
+            result = run_search(problem, **search_kwargs(args, algorithm, seed))
             for budget in sorted(set(args.checkpoints) | set(steps)):
                 found = prefix(result.archive, budget)
                 ratio = meter.of_frame(found) / true_hv
@@ -231,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluator = NasBenchMacroEvaluator(args.table)
     table = evaluator.canonical_table()
     problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES)
-    meter = HypervolumeMeter(OBJECTIVES, problem.bounds,
-                             accuracy_bounds=(float(table["accuracy"].min()), float(table["accuracy"].max())))
+    meter = HypervolumeMeter.for_problem(problem)  # the normalisation history.csv uses
     full = table.assign(evaluated=True, feasible=True)
     true_hv = meter(objective_frame(full, OBJECTIVES))
     true_front = set(pareto_front(full, OBJECTIVES)["arch"])

@@ -163,6 +163,7 @@ class RuntimeSchema:
     progress: bool = True
     log_level: str = "INFO"
     tune_allocator: bool = True  # glibc: no per-tensor mmap (faster CPU steps, keeps peak memory)
+    tensorboard: bool = False  # TensorBoard scalars in <run dir>/tensorboard
 
 
 @dataclass

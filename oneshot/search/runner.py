@@ -112,7 +112,7 @@ class _Record(Callback):
 def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int = DEFAULTS["pop_size"],
                generations: int = DEFAULTS["generations"], seed: int = 0, max_evaluations: int | None = None,
                out_dir: "str | Path | None" = None, callback: GenerationCallback | None = None,
-               progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
+               progress: bool = False, accuracy_bounds: tuple[float, float] | None = None,
                crossover: str = DEFAULTS["crossover"], crossover_prob: float = DEFAULTS["crossover_prob"],
                mutation_prob_var: float | None = DEFAULTS["mutation_prob_var"],
                mutation_at_least_one: bool = DEFAULTS["mutation_at_least_one"],
@@ -134,7 +134,8 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
         out_dir: where history.csv, all_evaluated.csv, pareto.csv, pareto.png go.
         callback: called with each history row (a dict) after every generation.
         progress: show a tqdm bar over generations.
-        accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
+        accuracy_bounds: accuracy range (percent) the hypervolume normalises with
+            (default: :func:`~oneshot.search.pareto.accuracy_bounds` of the evaluator).
         crossover / crossover_prob: NSGA-II crossover (``uniform``, ``one_point``,
             ``two_point``) and its probability per mating.
         mutation_prob_var / mutation_at_least_one: per-gene random-reset probability
@@ -153,7 +154,7 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
         raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}")
     problem.reset()
     problem.max_evaluations = max_evaluations
-    meter = HypervolumeMeter(problem.objectives, problem.bounds, accuracy_bounds)
+    meter = HypervolumeMeter.for_problem(problem, accuracy_bounds)
     recorder = SearchRecorder(problem, meter, out_dir, callback, total=generations, progress=progress,
                               desc=algorithm)
     logger.info("%s search: pop %d, %d generations, budget %s, seed %d, objectives %s, constraints %s",
