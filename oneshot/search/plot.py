@@ -21,6 +21,12 @@ _SCALE = {"flops": (1e6, "FLOPs (M MACs)"), "params": (1e6, "params (M)"), "late
 def plot_pareto(frame: pd.DataFrame, front: pd.DataFrame, path: "str | Path",
                 objectives: Sequence[str] = ("accuracy", "flops"),
                 limits: Mapping[str, float] | None = None, title: str | None = None) -> Path:
+    """Write :func:`pareto_figure` to ``path``."""
+    return save_figure(path, pareto_figure(frame, front, objectives, limits, title), dpi=120)
+
+
+def pareto_figure(frame: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[str] = ("accuracy", "flops"),
+                  limits: Mapping[str, float] | None = None, title: str | None = None) -> Figure:
     """Scatter accuracy against the first cost objective (FLOPs if there is none)."""
     limits = dict(limits or {})
     costs = [o for o in objectives if o != "accuracy"]
@@ -51,10 +57,15 @@ def plot_pareto(frame: pd.DataFrame, front: pd.DataFrame, path: "str | Path",
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return save_figure(path, fig, dpi=120)
+    return fig
 
 
 def plot_hypervolume(history: pd.DataFrame, path: "str | Path", title: str | None = None) -> Path:
+    """Write :func:`hypervolume_figure` to ``path``."""
+    return save_figure(path, hypervolume_figure(history, title), dpi=120)
+
+
+def hypervolume_figure(history: pd.DataFrame, title: str | None = None) -> Figure:
     """Hypervolume of the feasible front after each generation against distinct evaluations."""
     fig = Figure(figsize=(6.4, 4.0))
     FigureCanvasAgg(fig)
@@ -67,4 +78,4 @@ def plot_hypervolume(history: pd.DataFrame, path: "str | Path", title: str | Non
     ax.set_title(title or "search progress", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return save_figure(path, fig, dpi=120)
+    return fig
