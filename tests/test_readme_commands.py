@@ -13,8 +13,9 @@ Its tokens (shell quoting):
   skipped, saying so, where it is absent.
 * ``fixtures=a,b``: prepared in the block's temporary working directory first (see ``FIXTURES``).
 * ``dots="<text>"``: replaces every ``...`` placeholder of the block.
-* ``append="<overrides>"``: appended to every command (before its trailing ``# comment``);
-  ``<program>="<overrides>"`` (e.g. ``oneshot-search="search.pop_size=4"``) to that program's commands.
+* ``append="<overrides>"``: appended to every ``oneshot-*`` command of the block (before its trailing
+  ``# comment``; other commands, e.g. ``mkdir``, run untouched); ``<program>="<overrides>"`` (e.g.
+  ``oneshot-search="search.pop_size=4"``) to that program's commands only.
 * ``after-install``: run only what follows a command's last ``&&`` (the install is `.ci/run`'s job).
 * ``expect="<glob> ..."``: files that must exist in the working directory after the block.
 * ``slow``: the block carries the ``slow`` mark (still run in CI).
@@ -117,7 +118,8 @@ def prepared(command: str, options: dict[str, str]) -> str:
     if "dots" in options:
         cmd = cmd.replace("...", options["dots"])
     program = shlex.split(cmd)[0]
-    extra = " ".join(v for v in (options.get("append", ""), options.get(program, "")) if v)
+    common = options.get("append", "") if program.startswith("oneshot-") else ""
+    extra = " ".join(v for v in (common, options.get(program, "")) if v)
     return f"{cmd} {extra}".strip()
 
 
@@ -223,7 +225,8 @@ def test_marker_parsing_and_command_preparation():
                                                           "data=synthetic search.pop_size=4")
     assert prepared(block.commands[1], block.options) == "oneshot-train x=1 data=synthetic"
     assert prepared("python3 -m venv .venv && pip install -e . && oneshot-pipeline",
-                    {"after-install": ""}) == "oneshot-pipeline"
+                    {"after-install": "", "append": "a=1"}) == "oneshot-pipeline a=1"
+    assert prepared("mkdir -p my_conf/space   # a folder", {"append": "a=1"}) == "mkdir -p my_conf/space"
     with pytest.raises(ValueError, match="unknown readme-test option 'fixture'"):
         parse_marker("fixture=supernet")
 
