@@ -304,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluator = NasBenchMacroEvaluator(args.table)
     table = evaluator.canonical_table()
     problem = NASProblem(evaluator.space, evaluator, objectives=OBJECTIVES)
-    meter = HypervolumeMeter(OBJECTIVES, problem.bounds,
-                             accuracy_bounds=(float(table["accuracy"].min()), float(table["accuracy"].max())))
+    meter = HypervolumeMeter.for_problem(problem)  # the normalisation history.csv uses
     full = table.assign(evaluated=True, feasible=True)
     true_hv = meter(objective_frame(full, OBJECTIVES))
     true_front = set(pareto_front(full, OBJECTIVES)["arch"])

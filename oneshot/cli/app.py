@@ -9,14 +9,38 @@ from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..config import register_configs
 from ..paths import conf_dir
+from . import help as app_help
 
 register_configs()
+OmegaConf.register_new_resolver("oneshot_help", lambda app, _root_: app_help.render(app, _root_), replace=True)
 
 log = logging.getLogger("oneshot")
+
+#: config groups of every app (a file given to one of them gets a hint, not Hydra's lookup error)
+CONFIG_GROUPS = ("space", "supernet", "data", "sampler", "train", "evaluator", "search", "constraint", "device",
+                 "runtime")
+
+
+def config_file_hint(args: list[str]) -> str | None:
+    """A one-line hint for ``space=/path/to/my.yaml``: groups take option names, files come via --config-dir."""
+    for arg in args:
+        key, sep, value = arg.lstrip("+~").partition("=")
+        if not sep or key not in CONFIG_GROUPS:
+            continue
+        path = Path(value).expanduser()
+        if path.suffix not in (".yaml", ".yml") and "/" not in value:
+            continue
+        if path.parent.name == key:
+            how = f"run with --config-dir {path.parent.parent} {key}={path.stem}"
+        else:
+            how = f"put it at <dir>/{key}/{path.stem}.yaml and pass --config-dir <dir> {key}={path.stem}"
+        return (f"{key}={value}: a config group takes the name of an option, not a file; {how} "
+                f"(README: \"Your own space or device profile\")")
+    return None
 
 
 def output_dir(cfg: DictConfig) -> Path:
@@ -52,13 +76,18 @@ def _interrupted(e: KeyboardInterrupt) -> None:
     sys.exit(130)
 
 
-def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> Callable[[], None]:
+def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object], doc: str | None = None,
+              groups: tuple[str, ...] = CONFIG_GROUPS, keys: tuple[str, ...] = ("name", "out_dir")
+              ) -> Callable[[], None]:
     """A console-script ``main`` running ``body(cfg, out_dir)`` under Hydra.
 
     Expected user errors (bad arch, missing data, infeasible constraint ...) end
     with a one-line message and exit code 2 instead of a traceback; Ctrl-C with one
-    line (how to resume, when a checkpoint was saved) and exit code 130.
+    line (how to resume, when a checkpoint was saved) and exit code 130. ``doc`` (the
+    app module's docstring), ``groups`` and ``keys`` (what the app reads) make its
+    ``--help``.
     """
+    app_help.register(config_name, doc, groups, keys)
 
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)
     def _main(cfg: DictConfig) -> object:
@@ -84,4 +113,11 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object]) -> C
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
 
-    return _main
+    def main() -> object:
+        hint = config_file_hint(sys.argv[1:])
+        if hint:
+            print(f"error: {hint}", file=sys.stderr)
+            sys.exit(2)
+        return _main()
+
+    return main

@@ -9,7 +9,9 @@ import sys
 from ..workflows.lut import ACTIONS, run_lut
 from .app import hydra_app
 
-_main = hydra_app("lut", run_lut)
+_main = hydra_app("lut", run_lut, __doc__,
+                  groups=("space", "device", "runtime"),
+                  keys=("extra", "out_dir"))
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ Examples:
 from ..workflows.rank import rank
 from .app import hydra_app
 
-main = hydra_app("rank", rank)
+main = hydra_app("rank", rank, __doc__,
+                 groups=("space", "supernet", "data", "train", "evaluator", "runtime"),
+                 keys=("name", "checkpoint", "rank", "out_dir"))
 
 if __name__ == "__main__":
     main()

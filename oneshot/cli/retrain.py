@@ -15,7 +15,9 @@ def _retrain(cfg, out_dir: Path):
     return train_standalone(cfg, out_dir, str(cfg.arch), inherit=inherit)
 
 
-main = hydra_app("retrain", _retrain)
+main = hydra_app("retrain", _retrain, __doc__,
+                 groups=("space", "supernet", "data", "train", "runtime"),
+                 keys=("name", "arch", "checkpoint", "extra", "out_dir"))
 
 if __name__ == "__main__":
     main()

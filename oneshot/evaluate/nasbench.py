@@ -59,6 +59,7 @@ class NasBenchMacroEvaluator:
         self._accuracy: dict[str, float] = dict(zip(self.table.index, self.table[column].astype(float)))
         self.n_lookups = 0
         self.distinct: set[str] = set()
+        self._range: tuple[float, float] | None = None
 
     def evaluate(self, archs: Sequence[Sequence[int]]) -> pd.DataFrame:
         keys = [str(self.space.canonical(_as_arch(a, self.space))) for a in archs]
@@ -74,6 +75,14 @@ class NasBenchMacroEvaluator:
         column = "mean_acc" if self.seed is None else f"test_acc_{self.seed}"
         canon.insert(0, "accuracy", canon[column].astype(float))
         return canon.reset_index().rename(columns={"index": "arch"})
+
+    @property
+    def accuracy_range(self) -> tuple[float, float]:
+        """Lowest and highest accuracy of the table's distinct networks (hypervolumes normalise with it)."""
+        if self._range is None:
+            acc = self.canonical_table()["accuracy"]
+            self._range = (float(acc.min()), float(acc.max()))
+        return self._range
 
     def __repr__(self) -> str:
         return f"NasBenchMacroEvaluator({str(self.path)!r}, seed={self.seed})"

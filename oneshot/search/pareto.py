@@ -1,10 +1,13 @@
 """Pareto fronts and a hypervolume that is comparable across runs.
 
 Objectives are normalised with *fixed* bounds -- cost bounds of the space
-(``CostModel.bounds`` / the latency model's) and an accuracy range given by the
-caller (default 0..100 %) -- and the hypervolume is pymoo's HV with the reference
-point at 1 in every normalised objective. Two runs over the same space and
-accuracy range therefore report numbers on the same scale, whatever they found.
+(``CostModel.bounds`` / the latency model's) and an accuracy range (see
+:func:`accuracy_bounds`: the evaluator's own range when it knows one, as a
+ground-truth table does, else 0..100 %) -- and the hypervolume is pymoo's HV with
+the reference point at 1 in every normalised objective. Two runs over the same
+space and evaluator therefore report numbers on the same scale, whatever they
+found; ``history.csv`` and ``benchmarks/search_quality.py`` both build their
+meter with :meth:`HypervolumeMeter.for_problem`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,22 @@ import pandas as pd
 from pymoo.indicators.hv import HV
 
 from .costs import CostBounds
+
+#: accuracy range (percent) of evaluators that do not declare one
+DEFAULT_ACCURACY_BOUNDS = (0.0, 100.0)
+
+
+def accuracy_bounds(evaluator: object) -> tuple[float, float]:
+    """The accuracy range hypervolumes normalise with.
+
+    An evaluator that knows its range (a ground-truth table: the lowest and highest
+    accuracy in it) says so with an ``accuracy_range`` attribute; any other
+    evaluator (a supernet) gets 0..100 %.
+    """
+    declared = getattr(evaluator, "accuracy_range", None)
+    if declared is None:
+        return DEFAULT_ACCURACY_BOUNDS
+    return float(declared[0]), float(declared[1])
 
 
 def non_dominated(F: np.ndarray) -> np.ndarray:
@@ -74,7 +93,7 @@ class HypervolumeMeter:
     """
 
     def __init__(self, objectives: Sequence[str], cost_bounds: Mapping[str, "CostBounds | tuple[float, float]"],
-                 accuracy_bounds: tuple[float, float] = (0.0, 100.0)):
+                 accuracy_bounds: tuple[float, float] = DEFAULT_ACCURACY_BOUNDS):
         self.objectives = tuple(objectives)
         self.accuracy_bounds = (float(accuracy_bounds[0]), float(accuracy_bounds[1]))
         lows, highs = [], []
@@ -95,6 +114,24 @@ class HypervolumeMeter:
             raise ValueError(f"hypervolume bounds must have low < high, got ideal {self.ideal}, nadir {self.nadir}")
         self._span = span
         self._hv = HV(ref_point=np.ones(len(self.objectives)))
+
+    @classmethod
+    def for_problem(cls, problem: object,
+                    accuracy_range: "tuple[float, float] | None" = None) -> "HypervolumeMeter":
+        """The meter of a :class:`~oneshot.search.problem.NASProblem`: its objectives, the
+        space's cost bounds and :func:`accuracy_bounds` of its evaluator (unless given)."""
+        bounds = accuracy_range if accuracy_range is not None else accuracy_bounds(problem.evaluator)
+        return cls(problem.objectives, problem.bounds, bounds)
+
+    def describe(self) -> str:
+        """The normalisation in words (written beside every hypervolume in ``history.csv``)."""
+        parts = []
+        for o, lo, hi in zip(self.objectives, self.ideal, self.nadir):
+            if o == "accuracy":
+                parts.append(f"accuracy {-hi:.6g}..{-lo:.6g} % -> 1..0")
+            else:
+                parts.append(f"{o} {lo:.6g}..{hi:.6g} -> 0..1")
+        return "; ".join(parts) + "; reference point 1"
 
     def normalise(self, F: np.ndarray) -> np.ndarray:
         return (np.asarray(F, dtype=np.float64) - self.ideal) / self._span

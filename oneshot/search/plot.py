@@ -1,4 +1,5 @@
-"""`pareto.png`: every evaluated arch, the Pareto front, the constraint lines.
+"""`pareto.png` (every evaluated arch, the Pareto front, the constraint lines) and
+`hypervolume.png` (hypervolume against distinct evaluations).
 
 Uses matplotlib's object API with the Agg canvas, so it never touches pyplot's
 global state or needs a display.
@@ -14,12 +15,18 @@ from matplotlib.figure import Figure
 
 from ..io import save_figure
 
-_SCALE = {"flops": (1e6, "FLOPs (M MACs)"), "params": (1e6, "params (M)"), "latency": (1.0, "latency")}
+_SCALE = {"flops": (1e6, "FLOPs (M MACs)"), "params": (1e6, "params (M)"), "latency": (1.0, "latency (ms)")}
 
 
 def plot_pareto(frame: pd.DataFrame, front: pd.DataFrame, path: "str | Path",
                 objectives: Sequence[str] = ("accuracy", "flops"),
                 limits: Mapping[str, float] | None = None, title: str | None = None) -> Path:
+    """Write :func:`pareto_figure` to ``path``."""
+    return save_figure(path, pareto_figure(frame, front, objectives, limits, title), dpi=120)
+
+
+def pareto_figure(frame: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[str] = ("accuracy", "flops"),
+                  limits: Mapping[str, float] | None = None, title: str | None = None) -> Figure:
     """Scatter accuracy against the first cost objective (FLOPs if there is none)."""
     limits = dict(limits or {})
     costs = [o for o in objectives if o != "accuracy"]
@@ -50,4 +57,25 @@ def plot_pareto(frame: pd.DataFrame, front: pd.DataFrame, path: "str | Path",
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return save_figure(path, fig, dpi=120)
+    return fig
+
+
+def plot_hypervolume(history: pd.DataFrame, path: "str | Path", title: str | None = None) -> Path:
+    """Write :func:`hypervolume_figure` to ``path``."""
+    return save_figure(path, hypervolume_figure(history, title), dpi=120)
+
+
+def hypervolume_figure(history: pd.DataFrame, title: str | None = None) -> Figure:
+    """Hypervolume of the feasible front after each generation against distinct evaluations."""
+    fig = Figure(figsize=(6.4, 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if len(history):
+        ax.step(history["evaluations"], history["hypervolume"], where="post", c="tab:blue", lw=1.2)
+        ax.scatter(history["evaluations"], history["hypervolume"], s=12, c="tab:blue")
+    ax.set_xlabel("distinct evaluations")
+    ax.set_ylabel("hypervolume (normalised, see history.csv)")
+    ax.set_title(title or "search progress", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

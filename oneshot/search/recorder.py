@@ -5,29 +5,32 @@
 hypervolume (see :class:`HypervolumeMeter`), best_accuracy / best_arch (best
 feasible so far), feasible_fraction (share of this generation's new archs that
 meet every constraint), cache_hit_rate (share of evaluations answered from the
-evaluator's cache, from its ``cached`` column).
+evaluator's cache, from its ``cached`` column), hypervolume_normalisation (the
+bounds each objective was scaled with, :meth:`HypervolumeMeter.describe`).
 
-At the end: ``pareto.csv``, ``pareto.png`` and ``all_evaluated.csv``.
+At the end: ``pareto.csv``, ``pareto.png``, ``hypervolume.png`` (hypervolume
+against distinct evaluations) and ``all_evaluated.csv``.
 """
 from __future__ import annotations
 
 import logging
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from ..io import write_csv
+from .costs import COST_METRICS
 from .pareto import HypervolumeMeter, pareto_front
-from .plot import plot_pareto
+from .plot import plot_hypervolume, plot_pareto
 from .problem import NASProblem
 
 logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("generation", "evaluations", "proposed", "hypervolume", "best_accuracy", "best_arch",
-                   "feasible_fraction", "cache_hit_rate")
+                   "feasible_fraction", "cache_hit_rate", "hypervolume_normalisation")
 
 GenerationCallback = Callable[[dict], Any]
 
@@ -36,12 +39,27 @@ def result_columns(problem: NASProblem) -> list[str]:
     return ["arch", "accuracy", *problem.metrics, "feasible"]
 
 
-def best_feasible(frame: pd.DataFrame) -> pd.Series | None:
-    """The evaluated, feasible row with the highest accuracy (ties: cheapest first row)."""
-    rows = frame[frame["evaluated"].astype(bool) & frame["feasible"].astype(bool)]
+def best_feasible(frame: pd.DataFrame, objectives: Sequence[str] = ()) -> pd.Series | None:
+    """The evaluated, feasible row with the highest accuracy.
+
+    Ties on accuracy go to the cheapest row: the lexicographically smallest costs,
+    the cost ``objectives`` first, then the other cost columns (flops, params,
+    latency). That row is never dominated by another row of the tie, so it is on
+    the Pareto front.
+    """
+    rows = frame
+    if "evaluated" in rows:
+        rows = rows[rows["evaluated"].astype(bool)]
+    if "feasible" in rows:
+        rows = rows[rows["feasible"].astype(bool)]
     if rows.empty:
         return None
-    return rows.loc[rows["accuracy"].idxmax()]
+    tied = rows[rows["accuracy"] == rows["accuracy"].max()]
+    costs = [o for o in objectives if o != "accuracy" and o in tied]
+    costs += [m for m in COST_METRICS if m in tied and m not in costs]
+    if costs:
+        tied = tied.sort_values(costs, kind="stable")
+    return tied.iloc[0]
 
 
 class SearchRecorder:
@@ -58,6 +76,7 @@ class SearchRecorder:
         self.callback = callback
         self.write_every = max(1, int(write_every))
         self.rows: list[dict] = []
+        self._normalisation = meter.describe()
         self._seen = 0
         self._bar = tqdm(total=total, disable=not progress, desc=desc, unit="gen", leave=False)
 
@@ -70,7 +89,7 @@ class SearchRecorder:
         frame = archive.to_frame()
         new = frame.iloc[self._seen:]
         self._seen = len(frame)
-        best = best_feasible(frame)
+        best = best_feasible(frame, self.problem.objectives)
         row = {
             "generation": int(generation),
             "evaluations": archive.n_evaluated,
@@ -80,6 +99,7 @@ class SearchRecorder:
             "best_arch": str(best["arch"]) if best is not None else "",
             "feasible_fraction": float(new["feasible"].mean()) if len(new) else math.nan,
             "cache_hit_rate": archive.cache_hit_rate,
+            "hypervolume_normalisation": self._normalisation,
         }
         self.rows.append(row)
         logger.debug("generation %d: %d evaluated, hv %.4f, best %.2f", generation, row["evaluations"],
@@ -109,4 +129,5 @@ class SearchRecorder:
             write_csv(self.out_dir / "pareto.csv", pareto)
             plot_pareto(frame, pareto, self.out_dir / "pareto.png", problem.objectives, problem.limits,
                         title=title)
+            plot_hypervolume(self.history, self.out_dir / "hypervolume.png", title=title)
         return frame, pareto

@@ -111,7 +111,7 @@ def run_search(problem: NASProblem, algorithm: "str | AlgorithmSpec" = "nsga2",
                options: "Mapping[str, Any] | Any | None" = None, *, seed: int = 0,
                generations: int | None = 50, max_evaluations: int | None = None, patience: int | None = 10,
                out_dir: "str | Path | None" = None, callback: GenerationCallback | None = None,
-               progress: bool = False, accuracy_bounds: tuple[float, float] = (0.0, 100.0),
+               progress: bool = False, accuracy_bounds: tuple[float, float] | None = None,
                **option_overrides: Any) -> SearchResult:
     """Search ``problem`` with a registered algorithm and write the run's files into ``out_dir``.
 
@@ -129,7 +129,8 @@ def run_search(problem: NASProblem, algorithm: "str | AlgorithmSpec" = "nsga2",
             algorithm's own files, e.g. the controller's probabilities) go.
         callback: called with each history row (a dict) after every generation.
         progress: show a tqdm bar over generations.
-        accuracy_bounds: accuracy range (percent) the hypervolume normalises with.
+        accuracy_bounds: accuracy range (percent) the hypervolume normalises with
+            (default: :func:`~oneshot.search.pareto.accuracy_bounds` of the evaluator).
     """
     spec = algorithm if isinstance(algorithm, AlgorithmSpec) else get_algorithm(algorithm)
     opts = spec.make_options(options, **option_overrides)
@@ -137,7 +138,7 @@ def run_search(problem: NASProblem, algorithm: "str | AlgorithmSpec" = "nsga2",
     problem.reset()
     problem.max_evaluations = max_evaluations
     method = spec.build(problem, opts)
-    meter = HypervolumeMeter(problem.objectives, problem.bounds, accuracy_bounds)
+    meter = HypervolumeMeter.for_problem(problem, accuracy_bounds)
     recorder = SearchRecorder(problem, meter, out_dir, callback, total=generations, progress=progress,
                               desc=spec.name)
     logger.info("%s search: %s, %s generations, budget %s, seed %d, objectives %s, constraints %s",

@@ -8,6 +8,7 @@ import pandas as pd
 import yaml
 
 from ..io import write_csv
+from .recorder import best_feasible
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def summarize_sweep(sweep_dir: "str | Path", write: bool = True) -> pd.DataFrame
         if "feasible" in front:
             front = front[front["feasible"].astype(bool)]
         row["pareto_size"] = len(front)
-        if len(front):
-            best = front.loc[front["accuracy"].idxmax()]
+        best = best_feasible(front)
+        if best is not None:
             row.update({k: best[k] for k in front.columns if k != "feasible"})
         else:
             row["arch"] = ""

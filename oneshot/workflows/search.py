@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -33,8 +34,13 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
                                              device=cfg.runtime.device, progress=cfg.runtime.progress)
 
 
-def latency_from_config(cfg: DictConfig, space: SearchSpace):
-    """The device profile's LUT as a vectorised ``archs -> ms`` callable."""
+def latency_from_config(cfg: DictConfig, space: SearchSpace) -> tuple[Callable, dict[str, Any]]:
+    """The device profile's LUT as a vectorised ``archs -> ms`` callable, and what it is.
+
+    The second item (logged, and recorded in ``best_subnet.json`` as ``latency_model``)
+    names the table and the device profile and says whether the table's affine
+    correction (``slope * LUT sum + intercept``) is applied.
+    """
     from ..latency import DeviceProfile, LatencyLUT
 
     profile = DeviceProfile.from_config(build.plain(cfg.device))
@@ -42,7 +48,16 @@ def latency_from_config(cfg: DictConfig, space: SearchSpace):
     force = bool((cfg.extra or {}).get("force_lut", False)) if isinstance(cfg.extra, DictConfig) else False
     lut = LatencyLUT.load(path, profile=profile, space=space, force=force)
     model = lut.model(space, corrected=cfg.device.latency_correction and lut.correction is not None)
-    return model.predict
+    info: dict[str, Any] = {"table": str(path), "device_profile": profile.name, "corrected": bool(model.corrected),
+                            "slope": float(model.slope), "intercept": float(model.intercept)}
+    if model.corrected:
+        info["fitted_on_space"] = lut.metadata.get("correction_space", "")
+        log.info("latency: %s (profile %s), corrected = %.4g * LUT sum %+.4g ms (fitted on %s archs of %s; "
+                 "device.latency_correction=false turns it off)", path, profile.name, model.slope, model.intercept,
+                 lut.metadata.get("correction_n", "?"), info["fitted_on_space"] or "an unnamed space")
+    else:
+        log.info("latency: %s (profile %s), plain LUT sum (no correction applied)", path, profile.name)
+    return model.predict, info
 
 
 def needs_latency(cfg: DictConfig) -> bool:
@@ -52,6 +67,8 @@ def needs_latency(cfg: DictConfig) -> bool:
 def run_search_from_config(cfg: DictConfig, out_dir: Path):
     """Search under ``cfg.constraint`` and write history/pareto/best files into ``out_dir``."""
     from ..search import NASProblem, export_subnet, get_algorithm, run_search
+    from ..search.recorder import best_feasible
+    from ..search.tensorboard import SearchTensorBoard
 
     s = cfg.search
     spec = get_algorithm(s.algorithm)
@@ -60,20 +77,26 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
     runtime.set_threads(cfg.runtime.threads)
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
-    latency = latency_from_config(cfg, space) if needs_latency(cfg) else None
+    latency, latency_model = latency_from_config(cfg, space) if needs_latency(cfg) else (None, None)
     constraints = {"flops": cfg.constraint.flops_max, "params": cfg.constraint.params_max,
                    "latency": cfg.constraint.latency_max}
     problem = NASProblem(space, evaluator, objectives=list(cfg.search.objectives), constraints=constraints,
                          latency=latency)
-    result = run_search(problem, spec, options, seed=s.seed, generations=s.generations,
-                        max_evaluations=s.max_evaluations, patience=s.patience, out_dir=out_dir,
-                        progress=cfg.runtime.progress)
-    best = result.best
+    board = SearchTensorBoard(out_dir / "tensorboard") if cfg.runtime.get("tensorboard", False) else None
+    try:
+        result = run_search(problem, spec, options, seed=s.seed, generations=s.generations,
+                            max_evaluations=s.max_evaluations, patience=s.patience, out_dir=out_dir,
+                            progress=cfg.runtime.progress, callback=board)
+    finally:
+        if board is not None:
+            board.close()
+    best = best_feasible(result.archive, problem.objectives)
     if best is None:
         log.warning("no feasible arch was evaluated; see %s/all_evaluated.csv", out_dir)
         return result
     metrics = {k: float(best[k]) for k in ("accuracy", "flops", "params", "latency") if k in best and best[k] == best[k]}
-    export_subnet(space, str(best["arch"]), out_dir / "best_subnet.json", **metrics)
+    extra = {"latency_model": latency_model} if latency_model is not None else {}
+    export_subnet(space, str(best["arch"]), out_dir / "best_subnet.json", **metrics, **extra)
     log.info("best feasible arch %s: %s; Pareto set (%d archs) in %s", best["arch"],
              ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()), len(result.pareto), out_dir / "pareto.csv")
     return result
