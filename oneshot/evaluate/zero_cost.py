@@ -341,12 +341,13 @@ class ZeroCostEvaluator:
             values = self.scores(arch, missing)
             seconds = (time.perf_counter() - start) / len(missing)
             for p in missing:
-                new_rows[p].append((str(arch), values[p], float("nan"), seconds))
+                row = (str(arch), values[p], float("nan"), seconds)
+                new_rows[p].append(row)
+                if self.cache:  # per arch: a long run that is stopped keeps what it computed
+                    self.cache.put_many(self.checkpoint_id, self.key_for(p), [row])
         frames = {}
         costs = {"flops": self.costs.flops(canon), "params": self.costs.params(canon)}
         for p in proxies:
-            if self.cache and new_rows[p]:
-                self.cache.put_many(self.checkpoint_id, self.key_for(p), new_rows[p])
             results = {k: v[0] for k, v in found[p].items()} | {r[0]: r[1] for r in new_rows[p]}
             computed, seen, cached = {r[0] for r in new_rows[p]}, set(), []
             for k in keys:  # a duplicate within one call is a hit for all but its first occurrence
