@@ -116,6 +116,16 @@ def evaluator_class(cfg: DictConfig):
     return PrefixSharingEvaluator if cfg.evaluator.prefix_sharing else SupernetEvaluator
 
 
+def zero_cost_evaluator(cfg: DictConfig, space: SearchSpace, data: ImageData):
+    """``evaluator.kind=zero_cost``: :class:`ZeroCostEvaluator` of ``evaluator.proxy`` (no checkpoint)."""
+    from .evaluate.zero_cost import ZeroCostEvaluator, ZeroCostSettings
+
+    e = cfg.evaluator
+    settings = ZeroCostSettings(proxy=e.proxy, batch_size=e.batch_size, seed=e.seed, split=e.split, repeat=e.repeat)
+    return ZeroCostEvaluator(space, data, settings, cache=resolve_path(e.cache) if e.cache else None,
+                             device=cfg.runtime.device, progress=cfg.runtime.progress)
+
+
 def checkpoint_path(cfg: DictConfig) -> Path:
     """``checkpoint=`` as given, else ``checkpoints/<name>.pt`` under the working directory."""
     return Path(cfg.checkpoint).expanduser() if cfg.checkpoint else Path("checkpoints") / f"{cfg.name}.pt"

@@ -92,7 +92,7 @@ class TrainSchema(TrainSettings):
 
 @dataclass
 class EvaluatorSchema:
-    kind: str = "supernet"  # supernet | nas_bench_macro (ground-truth table lookup)
+    kind: str = "supernet"  # supernet | nas_bench_macro (ground-truth table lookup) | zero_cost
     recal_images: int = 500
     val_images: int = 2000
     batch_size: int = 500
@@ -104,6 +104,8 @@ class EvaluatorSchema:
     prefix_sharing: bool = True  # evaluate a batch of archs as a trie of shared prefixes (identical results)
     cache: Optional[str] = "checkpoints/eval_cache.sqlite"
     table: Optional[str] = None  # nas_bench_macro: path to the json (default ../shared/data/...)
+    proxy: str = "naswot"  # zero_cost: synflow | snip | grad_norm | fisher | jacob_cov | naswot | zen
+    repeat: int = 1  # zero_cost zen: Gaussian draws averaged
 
 
 @dataclass
@@ -182,6 +184,18 @@ class RankSchema:
     bootstrap: int = 1000
     confidence: float = 0.95
     plot: bool = True
+    zero_cost: List[str] = field(default_factory=lambda: ["synflow", "snip", "grad_norm", "fisher", "jacob_cov",
+                                                          "naswot", "zen"])
+    zero_cost_batch: int = 64
+    zero_cost_seed: int = 0
+    fuse: Optional[str] = None
+    caps: List[float] = field(default_factory=lambda: [20e6, 30e6, 40e6, 60e6])
+    band_low: float = 0.8
+    picks: bool = True
+    zero_cost_picks: bool = False
+    search_picks: bool = False
+    pick_budget: int = 300
+    pick_seeds: int = 3
 
 
 @dataclass

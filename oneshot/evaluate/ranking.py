@@ -198,6 +198,21 @@ def proxy_scores(space: SearchSpace, archs: "Sequence[Sequence[int]] | np.ndarra
             "non_identity": non_identity_layers(space, g).astype(np.float64)}
 
 
+def fuse_ranks(*scores: Sequence[float]) -> np.ndarray:
+    """Parameter-free rank fusion: the mean over scorers of each arch's normalised rank on this sample.
+
+    Ranks are averaged over ties and scaled to 0 (worst) .. 1 (best). Only the scores enter: which
+    scorers to fuse must be fixed in advance (choosing them by their tau would use the ground truth).
+    """
+    if not scores:
+        raise ValueError("fuse_ranks needs at least one score array")
+    arrays = [np.asarray(s, dtype=np.float64).ravel() for s in scores]
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays) or n < 2:
+        raise ValueError(f"fuse_ranks needs equal-length score arrays of at least 2 archs, got {[len(a) for a in arrays]}")
+    return np.mean([(stats.rankdata(a) - 1) / (n - 1) for a in arrays], axis=0)
+
+
 # ------------------------------------------------------------------ sampling
 def _all_genomes(space: SearchSpace) -> np.ndarray:
     grids = np.meshgrid(*(np.arange(n) for n in space.num_choices), indexing="ij")

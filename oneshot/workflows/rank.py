@@ -5,19 +5,30 @@ evaluates each through :class:`SupernetEvaluator` (its cache, BN recalibration p
 ``evaluator.recalibrate``), looks up or trains the ground truth, and writes
 
 * ``sample.csv`` -- the archs (written first, so they can be trained elsewhere),
-* ``ranking.csv`` -- arch, supernet accuracy, ground truth, flops, params, non_identity, ranks,
-* ``ranking_summary.csv`` -- one row per predictor (supernet and the free proxies):
+* ``ranking.csv`` -- arch, supernet accuracy, ground truth, the free proxies' scores, ranks,
+* ``ranking_summary.csv`` -- one row per predictor (supernet, fused, the free proxies):
   Kendall tau with bootstrap CI, Spearman rho, top-k overlap, precision@k, regret@k,
+* ``ranking_constrained.csv`` -- per predictor: tau inside equal-depth groups and inside the
+  FLOPs band below each cap, with bootstrap CIs (:mod:`oneshot.evaluate.constrained`),
+* ``ranking_gains.csv`` -- paired-bootstrap gains of the supernet (and fused) over every proxy,
+  for global, depth-group and band taus,
+* ``ranking_picks.csv`` -- constrained-pick regret per cap: each free proxy's pick over the whole
+  table, a random pick, and (``rank.search_picks=true``) NSGA-II over the supernet per seed,
 * ``ranking_summary.json`` -- the same plus the run's settings and ``vs_best_proxy``: the
-  supernet's tau gain over the best free proxy with a paired bootstrap CI,
+  supernet's tau gain over the best free proxy (zero-cost ones included) with a paired bootstrap CI,
 * ``kendall.png`` -- supernet accuracy against ground truth, tau in the title.
+
+Free proxies: FLOPs, params, non-identity layers, and the zero-cost proxies of ``rank.zero_cost``
+(:mod:`oneshot.evaluate.zero_cost`). ``rank.fuse=<proxy>`` adds ``fused_<proxy>``, the mean of the
+supernet's and that proxy's normalised ranks; the proxy is fixed by config, since choosing it by
+its tau would let the ground truth in.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +38,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from .. import build, runtime
 from ..evaluate import ground_truth as gt
-from ..evaluate.ranking import PROXIES, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
+from ..evaluate.constrained import BAND_LOW, DEFAULT_CAPS
+from ..evaluate.ranking import PROXIES, fuse_ranks, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
+from ..evaluate.zero_cost import ZERO_COST_PROXIES
+from . import rank_constrained as rc
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
 
@@ -53,6 +67,17 @@ class RankOptions:
     bootstrap: int = 1000  # resamples for the tau confidence interval (0 = none)
     confidence: float = 0.95
     plot: bool = True
+    zero_cost: list[str] = field(default_factory=lambda: list(ZERO_COST_PROXIES))  # [] = none
+    zero_cost_batch: int = 64  # training images in the zero-cost minibatch
+    zero_cost_seed: int = 0  # network init and minibatch draw
+    fuse: str | None = None  # a proxy to fuse with the supernet by mean normalised rank (fixed in advance)
+    caps: list[float] = field(default_factory=lambda: list(DEFAULT_CAPS))  # FLOPs caps of bands and picks
+    band_low: float = BAND_LOW  # band below a cap: band_low * cap <= FLOPs <= cap
+    picks: bool = True  # free proxies' and random picks over the whole ground-truth table (cheap)
+    zero_cost_picks: bool = False  # zero-cost proxies' picks: scores every table arch (minutes to hours)
+    search_picks: bool = False  # NSGA-II over the supernet per cap and seed (the expensive part)
+    pick_budget: int = 300  # distinct evaluations per NSGA-II pick
+    pick_seeds: int = 3  # search seeds 0..pick_seeds-1
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "RankOptions":
@@ -89,6 +114,16 @@ class RankOptions:
             raise ValueError(f"rank.sample_size={self.sample_size}: a ranking needs at least 2 archs")
         if self.top_k < 1 or self.strata < 1 or self.bootstrap < 0:
             raise ValueError("rank.top_k and rank.strata must be >= 1, rank.bootstrap >= 0")
+        unknown = sorted(set(self.zero_cost) - set(ZERO_COST_PROXIES))
+        if unknown:
+            raise ValueError(f"rank.zero_cost: unknown proxies {unknown}; available: {list(ZERO_COST_PROXIES)}")
+        if self.fuse is not None and self.fuse not in (*PROXIES, *self.zero_cost):
+            raise ValueError(f"rank.fuse={self.fuse!r}: fuse one of the report's proxies "
+                             f"{[*PROXIES, *self.zero_cost]} (add it to rank.zero_cost)")
+        if not self.caps or min(self.caps) <= 0 or not 0 <= self.band_low < 1:
+            raise ValueError("rank.caps must be positive FLOPs values and rank.band_low in [0, 1)")
+        if self.pick_budget < 1 or self.pick_seeds < 1 or self.zero_cost_batch < 2:
+            raise ValueError("rank.pick_budget and rank.pick_seeds must be >= 1, rank.zero_cost_batch >= 2")
 
 
 @dataclass
@@ -169,36 +204,66 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
                                   cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)
+    zero_cost = _zero_cost(opts, space, data, archs, cache, cfg)
 
     frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
                           "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],
-                          "non_identity": proxies["non_identity"].astype(int), "cached": ev["cached"]})
+                          "non_identity": proxies["non_identity"].astype(int), **zero_cost, "cached": ev["cached"]})
+    if opts.fuse:
+        frame[f"fused_{opts.fuse}"] = fuse_ranks(frame["supernet_accuracy"], frame[opts.fuse])
     frame["rank_supernet"] = frame["supernet_accuracy"].rank(ascending=False, method="min").astype(int)
     frame["rank_truth"] = frame["ground_truth"].rank(ascending=False, method="min").astype(int)
     frame = frame.sort_values(["rank_truth", "arch"]).reset_index(drop=True)
 
-    scores = {"supernet": frame["supernet_accuracy"].to_numpy(), **{k: frame[k].to_numpy(float) for k in PROXIES}}
-    table = ranking_table(scores, frame["ground_truth"].to_numpy(), top_k=opts.top_k, relevant=opts.precision_top,
+    proxy_names = [*PROXIES, *zero_cost]
+    predictors = ["supernet"] + ([f"fused_{opts.fuse}"] if opts.fuse else [])
+    scores = {"supernet": frame["supernet_accuracy"].to_numpy(),
+              **{k: frame[k].to_numpy(float) for k in predictors[1:] + proxy_names}}
+    y = frame["ground_truth"].to_numpy()
+    table = ranking_table(scores, y, top_k=opts.top_k, relevant=opts.precision_top,
                           bootstrap=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
     main = table.iloc[0].to_dict()
-    best = table.iloc[1:].sort_values("tau", ascending=False).iloc[0]["predictor"]
-    vs_best = paired_tau_gain(scores["supernet"], scores[best], frame["ground_truth"].to_numpy(),
-                              opts.bootstrap, opts.confidence, opts.sample_seed)
+    depth, flops = frame["non_identity"].to_numpy(), frame["flops"].to_numpy(float)
+    taus = rc.taus_table(scores, y, depth, flops, opts)
+    gains = rc.gains_table(scores, predictors, proxy_names, y, depth, flops, opts)
+    best_by = rc.best_by_metric(taus, table, proxy_names)
+    best = best_by["global"]
+    vs_best = paired_tau_gain(scores["supernet"], scores[best], y, opts.bootstrap, opts.confidence, opts.sample_seed)
+    picks = _picks(opts, space, truth, evaluator, data, cache, cfg, zero_cost)
     summary = {
         "checkpoint": str(ckpt), "space": space.name, "data": cfg.data.name, "ground_truth": truth.name,
         "recalibrate": bool(cfg.evaluator.recalibrate), "n": len(frame),
         **{k: _clean(v) for k, v in main.items() if k != "predictor"},
         "proxies": {row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
-                    for row in table.iloc[1:].to_dict("records")},
+                    for row in table.iloc[len(predictors):].to_dict("records")},
         "vs_best_proxy": {"proxy": best, **{k: _clean(v) for k, v in vs_best.items()}},
+        "constrained": {name: {r["metric"]: _clean(r["tau"]) for _, r in rows.iterrows()}
+                        for name, rows in taus.groupby("predictor", sort=False)},
+        "vs_best_proxy_by_metric": {
+            metric: {"proxy": proxy, **{k: _clean(v) for k, v in gains[(gains.predictor == "supernet")
+                                                                       & (gains.baseline == proxy)
+                                                                       & (gains.metric == metric)].iloc[0].items()
+                                        if k not in ("predictor", "baseline", "metric")}}
+            for metric, proxy in best_by.items()},
+        "picks": rc.pick_summary(picks) if len(picks) else {},
         "options": asdict(opts), "evaluator": build.plain(cfg.evaluator), "notes": notes,
         "evaluated": int(evaluator.stats["computed"]), "cache_hits": int(evaluator.stats["cache_hits"]),
     }
+    if opts.fuse:
+        fused = table.iloc[1].to_dict()
+        summary["fused"] = {"proxy": opts.fuse, **{k: _clean(v) for k, v in fused.items() if k != "predictor"},
+                            "vs_best_proxy": {"proxy": best, **{k: _clean(v) for k, v in paired_tau_gain(
+                                scores[predictors[1]], scores[best], y, opts.bootstrap, opts.confidence,
+                                opts.sample_seed).items()}}}
     if isinstance(truth, gt.StandaloneTruth):
         summary["standalone_store"] = str(truth.store)
         summary["standalone_trained"] = truth.trained
     atomic_write_text(out_dir / "ranking.csv", frame.to_csv(index=False))
     atomic_write_text(out_dir / "ranking_summary.csv", table.to_csv(index=False))
+    atomic_write_text(out_dir / "ranking_constrained.csv", taus.to_csv(index=False))
+    atomic_write_text(out_dir / "ranking_gains.csv", gains.to_csv(index=False))
+    if len(picks):
+        atomic_write_text(out_dir / "ranking_picks.csv", picks.to_csv(index=False))
     atomic_write_text(out_dir / "ranking_summary.json", json.dumps(summary, indent=2) + "\n")
     if opts.plot:
         plot_kendall(frame, summary, out_dir / "kendall.png")
@@ -208,7 +273,42 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
              ", ".join(f"{r.predictor} {r.tau:.3f}" for r in table.iloc[1:].itertuples()))
     log.info("tau gain over the best proxy (%s): %+.3f, paired bootstrap CI [%+.3f, %+.3f]",
              best, vs_best["gain"], vs_best["ci_low"], vs_best["ci_high"])
+    depth_gain = summary["vs_best_proxy_by_metric"]["depth_group"]
+    log.info("depth-group tau %.3f; gain over the best proxy there (%s): %+.3f [%+.3f, %+.3f]",
+             summary["constrained"]["supernet"]["depth_group"] or float("nan"), depth_gain["proxy"],
+             *(depth_gain[k] if depth_gain[k] is not None else float("nan") for k in ("gain", "ci_low", "ci_high")))
     return RankResult(frame, table, summary, out_dir, space)
+
+
+def _zero_cost(opts: RankOptions, space: SearchSpace, data, archs, cache, cfg: DictConfig) -> dict[str, np.ndarray]:
+    if not opts.zero_cost:
+        return {}
+    from ..evaluate.zero_cost import zero_cost_scores
+
+    return zero_cost_scores(space, data, archs, opts.zero_cost, batch_size=opts.zero_cost_batch,
+                            seed=opts.zero_cost_seed, cache=cache, device=cfg.runtime.device,
+                            progress=cfg.runtime.progress)
+
+
+def _picks(opts: RankOptions, space: SearchSpace, truth, evaluator, data, cache, cfg: DictConfig,
+           zero_cost: dict) -> pd.DataFrame:
+    """Constrained-pick regret per cap over the ground truth's whole table (empty without a table)."""
+    known = truth.known() if opts.picks or opts.search_picks else None
+    if not known:
+        if opts.picks or opts.search_picks:
+            log.info("pick regret needs a ground-truth table (%s knows no archs up front): skipped", truth.name)
+        return pd.DataFrame()
+    known = list(dict.fromkeys(space.canonical(a) for a in known))
+    table = rc.table_frame(space, known, truth.accuracy(known))
+    proxies = list(PROXIES)
+    if opts.zero_cost_picks and zero_cost:
+        table = table.assign(**_zero_cost(opts, space, data, known, cache, cfg))
+        proxies += list(zero_cost)
+    frames = [rc.proxy_picks(table, proxies, opts.caps)] if opts.picks else []
+    if opts.search_picks:
+        frames.append(rc.search_picks(space, evaluator, table, opts.caps, budget=opts.pick_budget,
+                                      seeds=range(opts.pick_seeds), progress=cfg.runtime.progress))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _file_id(path: Path) -> str:

@@ -15,14 +15,17 @@ log = logging.getLogger(__name__)
 
 
 def evaluator_from_config(cfg: DictConfig) -> Evaluator:
-    """``evaluator.kind=supernet`` (the checkpoint's supernet) or ``nas_bench_macro`` (table)."""
+    """``evaluator.kind=supernet`` (the checkpoint's supernet), ``nas_bench_macro`` (table) or ``zero_cost``."""
     kind = cfg.evaluator.kind
     if kind == "nas_bench_macro":
         from ..evaluate.nasbench import NasBenchMacroEvaluator
 
         return NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
+    if kind == "zero_cost":
+        space = build.space_from_config(cfg)
+        return build.zero_cost_evaluator(cfg, space, build.data_from_config(cfg, space))
     if kind != "supernet":
-        raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet or nas_bench_macro")
+        raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet, nas_bench_macro or zero_cost")
     from ..train.checkpoint import check_space, load_checkpoint
 
     ckpt = build.checkpoint_path(cfg)

@@ -16,7 +16,9 @@ from scipy import stats
 from oneshot.config import register_configs
 from oneshot.data import load_synthetic
 from oneshot.evaluate import ground_truth as gt
-from oneshot.evaluate.ranking import (bootstrap_tau, paired_tau_gain, canonical_pool, kendall_tau, non_identity_layers,
+from oneshot.evaluate.constrained import flops_band, group_tau
+from oneshot.evaluate.zero_cost import ZERO_COST_PROXIES
+from oneshot.evaluate.ranking import (bootstrap_tau, fuse_ranks, paired_tau_gain, canonical_pool, kendall_tau, non_identity_layers,
                                       op_preference, precision_at_k, proxy_scores, ranking_metrics, regret_at_k,
                                       spearman_rho, stratified_sample, top_k_overlap)
 from oneshot.paths import conf_dir
@@ -241,7 +243,8 @@ def _rank_cfg(checkpoint, tmp_path, *extra):
 
 def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path):
     out = tmp_path / "out"
-    cfg = _rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}")
+    cfg = _rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}",
+                    "rank.fuse=naswot", "rank.zero_cost_batch=16", "rank.caps=[4e5,6e5,8e5]")
     res = rank(cfg, out)
     frame = pd.read_csv(out / "ranking.csv", dtype={"arch": str})
     assert len(frame) == 12 and frame.arch.is_unique
@@ -252,21 +255,43 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     assert summary["tau"] == pytest.approx(kendall_tau(frame.supernet_accuracy, frame.ground_truth))
     assert summary["tau_ci_low"] <= summary["tau"] <= summary["tau_ci_high"]
     assert summary["proxies"]["flops"]["tau"] == pytest.approx(kendall_tau(frame.flops, frame.ground_truth))
-    assert set(summary["proxies"]) == {"flops", "params", "non_identity"}
+    assert set(summary["proxies"]) == {"flops", "params", "non_identity", *ZERO_COST_PROXIES}
+    assert summary["proxies"]["naswot"]["tau"] == pytest.approx(kendall_tau(frame.naswot, frame.ground_truth))
     assert summary["n"] == 12 and summary["top_k"] == 4 and summary["space"] == "tiny"
-    best = max(summary["proxies"], key=lambda k: summary["proxies"][k]["tau"])
+    best = max(summary["proxies"], key=lambda k: summary["proxies"][k]["tau"] if summary["proxies"][k]["tau"]
+               is not None else -2)
     vs = summary["vs_best_proxy"]
     assert vs["proxy"] == best and vs["gain"] == pytest.approx(summary["tau"] - summary["proxies"][best]["tau"])
     assert vs["ci_low"] <= vs["ci_high"] and 0 <= vs["p_not_better"] <= 1
     table = pd.read_csv(out / "ranking_summary.csv")
-    assert list(table.predictor) == ["supernet", "flops", "params", "non_identity"]
+    assert list(table.predictor) == ["supernet", "fused_naswot", "flops", "params", "non_identity",
+                                     *ZERO_COST_PROXIES]
+    assert np.allclose(frame.fused_naswot, fuse_ranks(frame.supernet_accuracy, frame.naswot))
+    # constrained metrics: depth groups and FLOPs bands per cap, gains over every proxy, picks over the table
+    assert summary["constrained"]["supernet"]["depth_group"] == pytest.approx(
+        group_tau(frame.supernet_accuracy, frame.ground_truth, frame.non_identity))
+    band = flops_band(frame.flops, 6e5)
+    assert summary["constrained"]["flops"]["band_0.6M"] == pytest.approx(
+        group_tau(frame.flops, frame.ground_truth, band), nan_ok=True)
+    gains = pd.read_csv(out / "ranking_gains.csv")
+    assert set(gains.metric) == {"global", "depth_group", "band_0.4M", "band_0.6M", "band_0.8M"}
+    assert set(gains.baseline) == {"flops", "params", "non_identity", *ZERO_COST_PROXIES}
+    assert set(gains.predictor) == {"supernet", "fused_naswot"}
+    by_metric = summary["vs_best_proxy_by_metric"]
+    assert by_metric["global"]["proxy"] == best and set(by_metric) == set(gains.metric)
+    picks = pd.read_csv(out / "ranking_picks.csv", dtype={"arch": str})
+    assert set(picks.predictor) == {"flops", "params", "non_identity", "random"} and set(picks.cap) == {4e5, 6e5, 8e5}
+    assert (picks.regret >= 0).all() and (picks.flops.dropna() <= picks.cap[picks.flops.notna()]).all()
+    assert summary["picks"]["random"]["0.6M"]["regret"] == pytest.approx(
+        picks[(picks.predictor == "random") & (picks.cap == 6e5)].regret.iloc[0])
     assert (out / "kendall.png").stat().st_size > 1000 and (out / "sample.csv").is_file()
     assert res.summary["evaluated"] == 12
     again = rank(cfg, tmp_path / "out2")  # the evaluator cache answers the second run
     assert again.summary["evaluated"] == 0 and again.summary["tau"] == summary["tau"]
     # without BN recalibration: another cache key, still a complete ranking
     norecal = rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}",
-                             "evaluator.recalibrate=false", "rank.plot=false", "rank.sample_size=5"),
+                             "evaluator.recalibrate=false", "rank.plot=false", "rank.sample_size=5",
+                             "rank.zero_cost=[]"),
                    tmp_path / "out3")
     assert norecal.summary["evaluated"] == 5 and not norecal.summary["recalibrate"]
 
@@ -275,11 +300,11 @@ def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_pat
     path = tmp_path / "few.csv"
     pd.DataFrame({"arch": ["22222", "11111", "12100", "21000"], "accuracy": [80, 70, 60, 50]}).to_csv(path, index=False)
     res = rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={path}",
-                         "rank.sample=ground_truth", "rank.plot=false"), tmp_path / "o")
+                         "rank.sample=ground_truth", "rank.plot=false", "rank.zero_cost=[]"), tmp_path / "o")
     assert sorted(res.frame.arch) == ["11111", "12100", "21000", "22222"]
     with pytest.raises(gt.GroundTruthError, match=r"no accuracy for \d+ of the 12 archs"):
-        rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={path}"),
-             tmp_path / "o2")
+        rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={path}",
+                       "rank.zero_cost=[]"), tmp_path / "o2")
     assert (tmp_path / "o2" / "sample.csv").is_file()  # the archs to train are written before the error
 
 
@@ -292,6 +317,10 @@ def test_rank_options_are_checked(tmp_path):
         RankOptions.from_config(make_cfg("rank", "rank.ground_truth=csv"))
     with pytest.raises(ValueError, match="use one of"):
         RankOptions.from_config(make_cfg("rank", "rank.ground_truth=oracle"))
+    with pytest.raises(ValueError, match="rank.zero_cost: unknown proxies"):
+        RankOptions.from_config(make_cfg("rank", "rank.zero_cost=[naswot,nwot]"))
+    with pytest.raises(ValueError, match="rank.fuse='zen'"):
+        RankOptions.from_config(make_cfg("rank", "rank.zero_cost=[naswot]", "rank.fuse=zen"))
     assert RankOptions.from_config(make_cfg("rank")).sample_size == 100
     with pytest.raises(ValueError, match="evaluator.kind must be supernet"):
         rank(make_cfg("rank", "evaluator=nas_bench_macro"), tmp_path / "out")

@@ -1,0 +1,128 @@
+"""The constrained-search part of a ranking report: in-group taus, paired gains, pick regret per cap.
+
+Used by :func:`oneshot.workflows.rank.rank`. Scorers are the supernet (and a fused score,
+if asked); proxies are every free proxy (FLOPs, params, non-identity layers and the
+zero-cost proxies), all on the same sample. Picks:
+
+* free proxies: max score over the whole ground-truth table's archs under each cap
+  (ties: max FLOPs), the expected regret of a random feasible pick beside them;
+* the supernet: NSGA-II over its evaluator under each cap with a budget of distinct
+  evaluations and several search seeds (``rank.search_picks=true``; through the
+  evaluator's cache, so archs seen before cost nothing).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..evaluate.constrained import cap_label, constrained_gains, constrained_taus, pick_regrets
+from ..evaluate.ranking import paired_tau_gain, proxy_scores
+from ..space.arch import Arch
+from ..space.costs import CostModel
+from ..space.space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+def gains_table(scores: Mapping[str, np.ndarray], predictors: Sequence[str], proxies: Sequence[str],
+                truth: np.ndarray, depth: np.ndarray, flops: np.ndarray, opts) -> pd.DataFrame:
+    """Paired-bootstrap gains of each predictor over each proxy: global tau, depth-group tau, band tau per cap."""
+    rows = []
+    for name in predictors:
+        for base in proxies:
+            gain = paired_tau_gain(scores[name], scores[base], truth, opts.bootstrap, opts.confidence,
+                                   opts.sample_seed)
+            rows.append({"predictor": name, "baseline": base, "metric": "global", **gain})
+    grouped = constrained_gains(scores, proxies, truth, depth, flops, opts.caps, band_low=opts.band_low,
+                                resamples=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed,
+                                predictors=predictors)
+    return pd.concat([pd.DataFrame(rows), grouped], ignore_index=True)
+
+
+def taus_table(scores: Mapping[str, np.ndarray], truth: np.ndarray, depth: np.ndarray, flops: np.ndarray,
+               opts) -> pd.DataFrame:
+    return constrained_taus(scores, truth, depth, flops, opts.caps, band_low=opts.band_low,
+                            resamples=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
+
+
+def best_by_metric(taus: pd.DataFrame, global_table: pd.DataFrame, proxies: Sequence[str]) -> dict[str, str]:
+    """For each metric, the proxy with the highest tau on this sample (ties: the first in ``proxies``)."""
+    out = {}
+    glob = global_table.set_index("predictor")["tau"]
+    out["global"] = max(proxies, key=lambda p: (_num(glob.get(p)), -proxies.index(p)))
+    for metric, rows in taus.groupby("metric", sort=False):
+        tau = rows.set_index("predictor")["tau"]
+        out[metric] = max(proxies, key=lambda p: (_num(tau.get(p)), -proxies.index(p)))
+    return out
+
+
+def _num(value: Any) -> float:
+    return -math.inf if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def table_frame(space: SearchSpace, known: Sequence[Arch], accuracy: np.ndarray) -> pd.DataFrame:
+    """The ground-truth table as arch, accuracy, flops (the space's cost model), the cheap proxies."""
+    genomes = np.asarray([tuple(a) for a in known], dtype=np.int64)
+    return pd.DataFrame({"arch": [str(a) for a in known], "accuracy": accuracy,
+                         **proxy_scores(space, genomes)})
+
+
+def proxy_picks(table: pd.DataFrame, proxies: Sequence[str], caps: Sequence[float]) -> pd.DataFrame:
+    """Free proxies' picks over the whole table (columns of ``table``) and a random pick's expected regret."""
+    usable = [c for c in caps if (table["flops"] <= c).any()]
+    for c in set(caps) - set(usable):
+        log.warning("no arch of the table has FLOPs <= %s: no picks for that cap", cap_label(c))
+    picks = pick_regrets(table["arch"].tolist(), table["accuracy"], table["flops"],
+                         {p: table[p].to_numpy(float) for p in proxies}, usable)
+    picks.insert(2, "seed", -1)
+    return picks
+
+
+def search_picks(space: SearchSpace, evaluator, table: pd.DataFrame, caps: Sequence[float], *, budget: int,
+                 seeds: Sequence[int], predictor: str = "supernet", progress: bool = False) -> pd.DataFrame:
+    """NSGA-II over ``evaluator`` per cap and seed (accuracy vs FLOPs, FLOPs <= cap); regret from ``table``."""
+    from ..search import DEFAULTS, NASProblem, run_search
+
+    truth = dict(zip(table["arch"], table["accuracy"]))
+    costs = CostModel(space)
+    rows = []
+    for cap in caps:
+        feasible = table["flops"] <= cap
+        if not feasible.any():
+            continue
+        best = float(table.loc[feasible, "accuracy"].max())
+        problem = NASProblem(space, evaluator, objectives=("accuracy", "flops"), constraints={"flops_max": cap})
+        for seed in seeds:
+            generations = 2 * math.ceil(budget / DEFAULTS["pop_size"]) + 2
+            result = run_search(problem, "nsga2", seed=seed, max_evaluations=budget, generations=generations,
+                                progress=progress)
+            pick = result.best
+            if pick is None:
+                log.warning("NSGA-II seed %d found no feasible arch under %s", seed, cap_label(cap))
+                continue
+            arch = str(pick["arch"])
+            if arch not in truth:
+                raise ValueError(f"the ground truth has no accuracy for the picked arch {arch}: search picks need a "
+                                 "complete table (rank.ground_truth=nas_bench_macro)")
+            rows.append({"predictor": predictor, "cap": cap, "seed": seed, "arch": arch,
+                         "flops": float(costs.flops([Arch.from_string(arch)])[0]), "accuracy": truth[arch],
+                         "best": best, "regret": best - truth[arch], "feasible": int(feasible.sum()),
+                         "score": float(pick["accuracy"]), "evaluated": int(problem.n_evaluated)})
+            log.info("NSGA-II %s seed %d under %s: picked %s, regret %.2f", predictor, seed, cap_label(cap), arch,
+                     best - truth[arch])
+    return pd.DataFrame(rows)
+
+
+def pick_summary(picks: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """{predictor: {cap label: mean regret (and per-seed regrets for searches)}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for (name, cap), rows in picks.groupby(["predictor", "cap"], sort=False):
+        entry: dict[str, Any] = {"regret": float(rows["regret"].mean())}
+        if (rows["seed"] >= 0).any():
+            entry["per_seed"] = [float(r) for r in rows.sort_values("seed")["regret"]]
+        out.setdefault(name, {})[cap_label(cap)] = entry
+    return out
