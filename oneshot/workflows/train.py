@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from .. import build, runtime
 from ..supernet import SubNet, build_supernet
 from ..sampling.uniform import FixedSampler
-from ..train.distributed import init_from_env, rank_device
+from ..train.distributed import DistContext, process_group, rank_device
 from ..train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,12 @@ log = logging.getLogger(__name__)
 def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     """Train (or resume) the supernet ``cfg`` describes; returns the checkpoint path."""
     runtime.set_threads(cfg.runtime.threads)
-    ctx = init_from_env(cfg.runtime.device)  # torchrun: join the process group (gloo / nccl)
+    # torchrun: join the process group (gloo / nccl); barrier + teardown when done
+    with process_group(cfg.runtime.device) as ctx:
+        return _train_supernet(cfg, out_dir, ctx)
+
+
+def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     space = build.space_from_config(cfg)
     sampler = build.sampler_from_config(cfg, space)
     data = build.data_from_config(cfg, space)
