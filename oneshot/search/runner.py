@@ -22,6 +22,7 @@ from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.optimize import minimize
 
 from ..space import Arch
+from ..checks import SEARCH_RULES, check_settings
 from .operators import (ArchiveDuplicateElimination, CanonicalRepair, FeasibleSampling, ImmigrantMating,
                         RandomResetMutation, make_crossover, sample_distinct)
 from .pareto import HypervolumeMeter
@@ -145,12 +146,9 @@ def run_search(problem: NASProblem, algorithm: str = "nsga2", *, pop_size: int =
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown search algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
-    if pop_size < 1 or generations < 1:
-        raise ValueError(f"pop_size ({pop_size}) and generations ({generations}) must be >= 1")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be >= 1 or None, got {patience}")
-    if max_evaluations is not None and max_evaluations < 1:
-        raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}")
+    check_settings(dict(pop_size=pop_size, generations=generations, max_evaluations=max_evaluations,
+                        patience=patience, crossover_prob=crossover_prob, mutation_prob=mutation_prob_var),
+                   SEARCH_RULES, "search.")
     problem.reset()
     problem.max_evaluations = max_evaluations
     meter = HypervolumeMeter(problem.objectives, problem.bounds, accuracy_bounds)

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from .. import build, runtime
+from ..errors import UserInputError
 from ..evaluate.base import Evaluator
 from ..space.space import SearchSpace
 
@@ -19,7 +20,12 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
     if kind == "nas_bench_macro":
         from ..evaluate.nasbench import NasBenchMacroEvaluator
 
-        return NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
+        evaluator = NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
+        if build.space_from_config(cfg) != evaluator.space:
+            raise UserInputError(f"evaluator=nas_bench_macro scores only the nas_bench_macro space, not space="
+                                 f"{cfg.space.name} as configured: use space=nas_bench_macro (its defaults), or "
+                                 "evaluator=default with a supernet checkpoint of your space")
+        return evaluator
     if kind != "supernet":
         raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet or nas_bench_macro")
     from ..train.checkpoint import check_space, load_checkpoint
@@ -35,11 +41,10 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
 
 def latency_from_config(cfg: DictConfig, space: SearchSpace):
     """The device profile's LUT as a vectorised ``archs -> ms`` callable."""
-    from ..latency import DeviceProfile, LatencyLUT
+    from ..latency import LatencyLUT
 
-    profile = DeviceProfile.from_config(build.plain(cfg.device))
+    profile, force = build.device_profile(cfg)
     path = build.resolve_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
-    force = bool((cfg.extra or {}).get("force_lut", False)) if isinstance(cfg.extra, DictConfig) else False
     lut = LatencyLUT.load(path, profile=profile, space=space, force=force)
     model = lut.model(space, corrected=cfg.device.latency_correction and lut.correction is not None)
     return model.predict
@@ -54,6 +59,7 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
     from ..search import NASProblem, export_subnet, run_search
 
     runtime.set_threads(cfg.runtime.threads)
+    build.refuse_extra(cfg)
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
     latency = latency_from_config(cfg, space) if needs_latency(cfg) else None

@@ -25,9 +25,9 @@ def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
 
 def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     space = build.space_from_config(cfg)
+    settings = build.train_settings(cfg)  # bad settings fail before the data is loaded
     sampler = build.sampler_from_config(cfg, space)
     data = build.data_from_config(cfg, space)
-    settings = build.train_settings(cfg)
     runtime.seed_everything(settings.seed)
     needs = getattr(sampler, "requires_sharing", None)
     if needs and needs != cfg.supernet.sharing:
@@ -55,6 +55,7 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
 def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | None = None) -> Path:
     """Train one arch stand-alone from scratch (or fine-tune weights inherited from a supernet)."""
     runtime.set_threads(cfg.runtime.threads)
+    settings = build.train_settings(cfg)
     if inherit is not None:
         from ..evaluate.supernet_evaluator import load_supernet
 
@@ -65,7 +66,6 @@ def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | 
         model = SubNet.build(space, space.parse(arch))
     parsed = space.parse(arch)
     data = build.data_from_config(cfg, space)
-    settings = build.train_settings(cfg)
     runtime.seed_everything(settings.seed)
     ckpt = out_dir / f"standalone_{parsed}.pt"
     extra = {"space": space.to_config(), "arch": str(parsed), "kind": "standalone",
