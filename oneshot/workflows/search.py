@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from .. import build, runtime
+from ..checks import SEARCH_RULES, check_settings
 from ..errors import UserInputError
 from ..evaluate.base import Evaluator
 from ..space.space import SearchSpace
@@ -19,13 +20,13 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
     kind = cfg.evaluator.kind
     if kind == "nas_bench_macro":
         from ..evaluate.nasbench import NasBenchMacroEvaluator
+        from ..space import load_space
 
-        evaluator = NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
-        if build.space_from_config(cfg) != evaluator.space:
+        if build.space_from_config(cfg) != load_space("nas_bench_macro"):
             raise UserInputError(f"evaluator=nas_bench_macro scores only the nas_bench_macro space, not space="
                                  f"{cfg.space.name} as configured: use space=nas_bench_macro (its defaults), or "
                                  "evaluator=default with a supernet checkpoint of your space")
-        return evaluator
+        return NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
     if kind != "supernet":
         raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet or nas_bench_macro")
     from ..train.checkpoint import check_space, load_checkpoint
@@ -60,6 +61,7 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
 
     runtime.set_threads(cfg.runtime.threads)
     build.refuse_extra(cfg)
+    check_settings(build.plain(cfg.search), SEARCH_RULES, "search.")  # before the evaluator loads anything
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
     latency = latency_from_config(cfg, space) if needs_latency(cfg) else None

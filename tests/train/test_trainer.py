@@ -91,3 +91,11 @@ def test_resume_refuses_a_different_plan(tiny_space, tiny_data, tmp_path):
     other = _trainer(tiny_space, tiny_data, tmp_path, epochs=5)
     with pytest.raises(ValueError, match="planned for"):
         other.resume()
+
+
+@pytest.mark.parametrize("setting, value", [("epochs", -1), ("epochs", 0), ("batch_size", 0), ("lr", float("nan")),
+                                            ("checkpoint_every", -1), ("max_steps", 0), ("momentum", 1.0),
+                                            ("grad_clip", -1.0)])
+def test_settings_out_of_range_are_refused_naming_the_key(setting, value):
+    with pytest.raises(ValueError, match=rf"train\.{setting}=.* is invalid: it must be"):
+        TrainSettings(**{setting: value})
