@@ -66,7 +66,7 @@ def check_space(state: dict[str, Any], space: SearchSpace, path: "str | Path" = 
                 if mine.get(k) != theirs.get(k)]
         fix = f"it was trained with {', '.join(diff)}: use those settings or a checkpoint trained with yours"
     raise CheckpointError(f"{path} was trained on space {stored.name!r} (fingerprint {stored.fingerprint()}), "
-                          f"not on this {space.name!r} (fingerprint {space.fingerprint()}): {fix}")
+                          f"not {space.name!r} (fingerprint {space.fingerprint()}): {fix}")
 
 
 def file_hash(path: "str | Path", chunk: int = 1 << 22) -> str:
