@@ -19,8 +19,8 @@ from oneshot.paths import shared_data_dir
 
 ENV = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
 QUICK = ("runtime.progress=false", "runtime.device=cpu", "runtime.threads=1")
-TRAIN = ("data=synthetic", "data.train_images=64", "data.val_images=16", "data.test_images=16", "train=tiny",
-         "checkpoint=ckpt/s.pt", "out_dir=out")
+RUN = ("train=tiny", "checkpoint=ckpt/s.pt", "out_dir=out")
+TRAIN = ("data=synthetic", "data.train_images=64", "data.val_images=16", "data.test_images=16", *RUN)
 NBM_TABLE = shared_data_dir() / "nas-bench-macro" / "nas-bench-macro_cifar10.json"
 needs_nbm = pytest.mark.skipif(not NBM_TABLE.is_file(), reason=f"NAS-Bench-Macro table not at {NBM_TABLE}")
 
@@ -61,12 +61,12 @@ LUT_IMPORT = ("import", "device=nsganetv2_i7_8700k", "device.lut=imported.csv", 
 # (id, app, arguments, text the error line must contain[, pytest mark])
 CASES = [
     # data files
-    ("npz_not_a_zip", "train", ("data=cifar10_npz", "data.path=not_a_zip.npz", *TRAIN), "not_a_zip.npz"),
-    ("npz_lengths_differ", "train", ("data=cifar10_npz", "data.path=short_labels.npz", *TRAIN), "short_labels.npz"),
-    ("npz_pickled_objects", "train", ("data=cifar10_npz", "data.path=objects.npz", *TRAIN), "objects.npz"),
+    ("npz_not_a_zip", "train", ("data=cifar10_npz", "data.path=not_a_zip.npz", *RUN), "not_a_zip.npz"),
+    ("npz_lengths_differ", "train", ("data=cifar10_npz", "data.path=short_labels.npz", *RUN), "short_labels.npz"),
+    ("npz_pickled_objects", "train", ("data=cifar10_npz", "data.path=objects.npz", *RUN), "objects.npz"),
     ("image_folder_non_image", "train", ("data=imagefolder", "data.root=images", "data.size=8", "data.val_images=2",
-                                         "space.num_classes=2", *TRAIN[4:]), "notes.png"),
-    ("image_folder_without_root", "train", ("data=imagefolder", *TRAIN[4:]), "data.root"),
+                                         "space.num_classes=2", *RUN), "notes.png"),
+    ("image_folder_without_root", "train", ("data=imagefolder", *RUN), "data.root"),
     # settings
     ("train_key_typo", "train", ("+train.lrr=0.1", *TRAIN), "train.lrr"),
     ("batch_size_zero", "train", ("train.batch_size=0", *TRAIN), "train.batch_size"),
@@ -74,7 +74,8 @@ CASES = [
     ("checkpoint_every_negative", "train", ("train.checkpoint_every=-1", *TRAIN), "train.checkpoint_every"),
     ("mutation_prob_above_one", "search", ("search.mutation_prob=5", "checkpoint=nbm.pt", *SEARCH_CKPT),
      "search.mutation_prob"),
-    ("nan_loss_stop", "train", ("train.lr=1e9", "train.epochs=10", "train.max_steps=20", *TRAIN), "train.lr"),
+    ("nan_loss_stop", "train", ("train.lr=1e9", "train.epochs=10", "train.max_steps=20", *TRAIN[:4], "train=tiny",
+                                "checkpoint=ckpt/nan.pt", "out_dir=out"), "train.lr"),
     # arch strings Hydra reads as numbers
     ("arch_with_underscore", "retrain", ("arch=2221_2220", *TRAIN), "arch=2221_2220"),
     ("arch_in_exponent_form", "retrain", ("arch=1e5", *TRAIN), "arch=1e5"),
@@ -91,7 +92,7 @@ CASES = [
     ("lut_other_profile", "search", ("constraint.latency_max=5", "device.lut=other_batch.csv", *SEARCH_NBM),
      "device.force_lut=true", needs_nbm),
     ("search_force_switch_of_old_readme", "search", ("+extra.force=true", *SEARCH_NBM), "device.force_lut=true"),
-    ("lut_force_switch_of_old_readme", "lut", ("validate", "extra.force=true", "out_dir=out"), "device.force_lut=true"),
+    ("lut_force_switch_of_old_readme", "lut", ("validate", "+extra.force=true", "out_dir=out"), "device.force_lut=true"),
     ("lut_import_malformed_yaml", "lut", (*LUT_IMPORT, "extra.source=malformed.yaml"), "malformed.yaml"),
     ("lut_import_malicious_yaml", "lut", (*LUT_IMPORT, "extra.source=malicious.yaml"), "malicious.yaml"),
 ]
