@@ -115,6 +115,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(inputs, case, app, arg
     assert "Traceback" not in out.stderr + out.stdout, out.stderr[-3000:]
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr[-3000:]
     assert names in lines[0], f"{case}: the error line does not name {names!r}: {lines[0]}"
+    assert "allow_pickle" not in lines[0], "never suggest loading pickled data"
     after = _snapshot(inputs)
     assert {k: after.get(k) for k in before} == before, f"{case} changed files that existed before"
     assert not (inputs / "pwned").exists()
