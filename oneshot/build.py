@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from .data import ImageData, build_data
+from .errors import UserInputError
 from .evaluate import EvalSettings
 from .paths import REPO_DIR
 from .sampling.base import Sampler
@@ -24,6 +26,10 @@ _DATA_KEYS = {
     "imagefolder": ("root", "size", "val_images", "train_images", "seed", "augment"),
     "synthetic": ("size", "train_images", "val_images", "test_images", "seed", "augment"),
 }
+
+_DATA_REQUIRED = {"arrays": "path", "cifar10": "root", "imagefolder": "root"}
+_DATA_REQUIRED_WHAT = {"arrays": "file.npz", "cifar10": "folder holding cifar-10-batches-py",
+                       "imagefolder": "folder of <class>/<image> files"}
 
 
 def plain(node: Any) -> Any:
@@ -57,6 +63,9 @@ def data_from_config(cfg: DictConfig, space: SearchSpace) -> ImageData:
     if name not in _DATA_KEYS:
         raise ValueError(f"unknown data.name {name!r}: available {sorted(_DATA_KEYS)}")
     kwargs = {k: d.get(k) for k in _DATA_KEYS[name] if d.get(k) is not None}
+    needed = _DATA_REQUIRED.get(name)
+    if needed and needed not in kwargs:
+        raise UserInputError(f"data={name} needs data.{needed}=<{_DATA_REQUIRED_WHAT[name]}>")
     if name in ("digits", "arrays", "synthetic", "cifar10") and "size" not in kwargs:
         kwargs["size"] = space.input_size
     if name == "synthetic":
@@ -98,7 +107,35 @@ def train_settings(cfg: DictConfig) -> TrainSettings:
     t = plain(cfg.train)
     for key in ("resume", "reference_subnets", "reference_recal_images", "reference_val_images"):
         t.pop(key, None)
+    known = {f.name for f in fields(TrainSettings)}
+    unknown = sorted(set(t) - known)
+    if unknown:  # `+train.<typo>=...` adds a key the schema does not have
+        raise UserInputError(f"unknown setting(s) {', '.join('train.' + k for k in unknown)}: train takes "
+                             f"{', '.join(sorted(known | {'resume', 'reference_subnets', 'reference_recal_images', 'reference_val_images'}))}")
     return TrainSettings(**t)
+
+
+def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":
+    """The latency device profile ``cfg.device`` describes, and whether ``device.force_lut`` is set."""
+    from .latency import DeviceProfile
+
+    d = plain(cfg.device)
+    force = bool(d.pop("force_lut", False))
+    return DeviceProfile.from_config(d), force
+
+
+def refuse_extra(cfg: DictConfig, allowed: "tuple[str, ...]" = ()) -> None:
+    """Refuse ``extra.<key>`` settings the app does not read (they would be silently ignored)."""
+    extra = plain(cfg.get("extra")) or {}
+    unknown = sorted(set(extra) - set(allowed)) if isinstance(extra, dict) else []
+    if not unknown:
+        return
+    moved = {"force": "device.force_lut=true", "force_lut": "device.force_lut=true"}
+    hints = [f"extra.{k}: use {moved[k]}" for k in unknown if k in moved]
+    raise UserInputError(f"unknown setting(s) {', '.join('extra.' + k for k in unknown)}"
+                         + (f" ({'; '.join(hints)})" if hints else "")
+                         + (f"; this app reads extra.{', extra.'.join(allowed)}" if allowed else
+                            "; this app reads no extra.* settings"))
 
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:

@@ -163,6 +163,7 @@ class DeviceSchema:
     rounds: int = 5
     omp_wait_policy: Optional[str] = None
     statistic: str = "median"  # median | p25: which column of the table predicts
+    force_lut: bool = False  # use a table whose metadata does not match this profile (warns)
 
 
 @dataclass

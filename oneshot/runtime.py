@@ -8,6 +8,7 @@ from typing import ContextManager
 
 import numpy as np
 import torch
+from .errors import UnsatisfiableError
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name!r} requested but CUDA is not available here: use runtime.device=auto or cpu")
+        raise UnsatisfiableError(f"device={name!r} requested but CUDA is not available here: use runtime.device=auto or cpu")
     return device
 
 

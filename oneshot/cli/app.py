@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import register_configs
+from ..errors import OneshotError, UserInputError
 from ..paths import conf_dir
 from . import help as app_help
 
@@ -76,6 +78,32 @@ def _interrupted(e: KeyboardInterrupt) -> None:
     sys.exit(130)
 
 
+# Library conventions that predate OneshotError: a ValueError / FileNotFoundError raised in
+# oneshot names a bad input. KeyError, TypeError, RuntimeError ... are bugs and keep their traceback.
+USER_ERRORS = (OneshotError, ValueError, FileNotFoundError)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (multi-line messages, e.g. YAML's, joined with '; ')."""
+    parts = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(parts) or type(error).__name__
+
+
+def check_typed_arch(cfg: DictConfig) -> None:
+    """Refuse an ``arch=`` override Hydra read as a number (``2221_2220`` -> 22212220, ``1e5`` -> 1e5)."""
+    if cfg.get("arch") is None:
+        return
+    for override in HydraConfig.get().overrides.task:
+        key, _, typed = override.partition("=")
+        if key.lstrip("+~") != "arch":
+            continue
+        quoted = re.fullmatch(r"""(['"])(.*)\1""", typed)
+        if (quoted.group(2) if quoted else typed) != str(cfg.arch):
+            raise UserInputError(
+                f"arch={typed} was read as the number {cfg.arch}, not as an arch string: write the choice "
+                "digits only (0-9, a-z, one per layer), e.g. arch=22212220")
+
+
 def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object], doc: str | None = None,
               groups: tuple[str, ...] = CONFIG_GROUPS, keys: tuple[str, ...] = ("name", "out_dir")
               ) -> Callable[[], None]:
@@ -101,16 +129,18 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object], doc:
             tune_cpu_allocator()
         logging.getLogger("oneshot").setLevel(cfg.runtime.log_level if rank == 0 else "WARNING")
         try:
+            check_typed_arch(cfg)
             return body(cfg, output_dir(cfg))
         except KeyboardInterrupt as e:
             if rank == 0:
                 _interrupted(e)
             sys.exit(130)
-        except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+        except USER_ERRORS as e:
             if cfg.runtime.log_level == "DEBUG":
                 raise
-            log.error("%s: %s", type(e).__name__, e)
-            print(f"error: {e}", file=sys.stderr)
+            message = one_line(e)
+            log.error("%s: %s", type(e).__name__, message)
+            print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
 
     def main() -> object:

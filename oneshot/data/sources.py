@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .tensors import ImageData, Split, _seeded
+from ..errors import OneshotError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(OneshotError, FileNotFoundError):
     """A dataset's files are missing; the message says how to get them."""
 
 
@@ -98,14 +99,7 @@ def load_arrays(path: "str | Path", *, size: int | None = None, channels: int | 
             f"arrays file {path} not found: pass data.path=<file.npz> (the offline CIFAR-10 copy lives at "
             "../shared/data/cifar10/cifar10_from_jpeg.npz)"
         )
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            x, y = f["x"], f["y"]
-            split = f["split"] if "split" in f.files else None
-    except (KeyError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a valid arrays file (needs uint8 'x' N,H,W,C and 'y'): {e}") from e
-    if x.dtype != np.uint8 or x.ndim != 4:
-        raise ValueError(f"{path}: 'x' must be uint8 N x H x W x C, got {x.dtype} {x.shape}")
+    x, y, split = _read_npz(path)
     if split is None:
         rng = np.random.default_rng(seed)
         split = (rng.random(len(y)) < 1 / 6).astype(np.int8)
@@ -115,6 +109,36 @@ def load_arrays(path: "str | Path", *, size: int | None = None, channels: int | 
     return finish(path.stem, train, test, classes, mean, std, val_images=val_images, train_images=train_images,
                   test_images=test_images, size=size, channels=channels, seed=seed, augment=augment,
                   info={"path": str(path)})
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``x``, ``y`` and the optional ``split`` of an arrays file, or a UserInputError saying what is wrong."""
+    import zipfile
+
+    def bad(reason: str) -> UserInputError:
+        return UserInputError(f"data.path={path} is not a valid arrays file: {reason}; it must be an .npz "
+                              "(numpy.savez) with uint8 'x' of shape N,H,W,C and integer labels 'y' of length N")
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):
+                raise bad("it holds a single array, not named arrays")
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise bad(f"no {' or '.join(repr(k) for k in missing)} array (it has {f.files})")
+            x, y = f["x"], f["y"]
+            split = f["split"] if "split" in f.files else None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise bad(f"not a readable .npz archive ({type(e).__name__}: {e})") from None
+    except ValueError as e:  # numpy refuses pickled content when allow_pickle=False; never unpickle it
+        raise bad("it is not an .npz archive of plain arrays (pickled Python objects are never loaded)") from None
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise bad(f"'x' is {x.dtype} of shape {x.shape}")
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+        raise bad(f"'y' is {y.dtype} of shape {y.shape} for {len(x)} images")
+    if split is not None and (split.shape != y.shape or not np.isin(split, (0, 1)).all()):
+        raise bad(f"'split' must hold 0 (train) or 1 (test) per image, got {split.dtype} of shape {split.shape}")
+    return x, y, split
 
 
 def load_cifar10(root: "str | Path", *, download: bool = False, size: int | None = None,
@@ -172,7 +196,7 @@ def load_imagefolder(root: "str | Path", *, size: int = 64, val_images: int = 50
             raise DatasetNotFoundError(f"image folder {path} not found (expected <root>/<class>/<image>)")
         tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.PILToTensor()])
         ds = datasets.ImageFolder(str(path), transform=tf)
-        xs = torch.stack([ds[i][0] for i in range(len(ds))])
+        xs = torch.stack([_decode(ds, i) for i in range(len(ds))])
         return Split(xs, torch.tensor(ds.targets)), len(ds.classes)
 
     train, classes = read(root)
@@ -182,6 +206,17 @@ def load_imagefolder(root: "str | Path", *, size: int = 64, val_images: int = 50
     return finish(Path(root).name, train, test, classes, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
                   val_images=val_images, train_images=train_images, test_images=None, size=None, channels=3,
                   seed=seed, augment=augment)
+
+
+def _decode(ds: Any, index: int) -> torch.Tensor:
+    """Image ``index`` of a torchvision ImageFolder, or a UserInputError naming the file it cannot read."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        return ds[index][0]
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserInputError(f"{ds.samples[index][0]} in the image folder is not a readable image "
+                             f"({type(e).__name__}): remove it or move it out of data.root") from None
 
 
 def load_synthetic(*, size: int = 32, channels: int = 3, num_classes: int = 10, train_images: int = 256,

@@ -25,13 +25,14 @@ from ..data.tensors import ImageData
 from ..space.arch import Arch
 from ..space.space import SearchSpace
 from ..io import atomic_write_text
+from ..errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 KINDS = ("nas_bench_macro", "standalone", "csv")
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(UserInputError):
     """The ground truth cannot answer (missing archs or columns, another space)."""
 
 

@@ -23,7 +23,7 @@ from ..space.space import SearchSpace
 from ..supernet.few_shot import supernet_from_spec
 from ..train.bn import recalibrate_bn
 from ..space.arch import Arch
-from ..train.checkpoint import file_hash, load_checkpoint
+from ..train.checkpoint import file_hash, load_checkpoint, stored_space
 from ..train.distributed import DistContext
 from .cache import EvalCache
 
@@ -69,7 +69,7 @@ def canonical_archs(space: SearchSpace, archs: Sequence[Sequence[int]]) -> list[
 def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple[nn.Module, SearchSpace, dict]:
     """Rebuild the supernet a checkpoint was trained as, with its weights."""
     state = load_checkpoint(path, space)
-    stored = SearchSpace(state["space"])
+    stored = stored_space(state, path)
     model = supernet_from_spec(stored, state.get("supernet"))  # one-shot, or few-shot sub-supernets
     model.load_state_dict(state["model"])
     return model, stored, state

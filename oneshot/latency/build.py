@@ -20,6 +20,7 @@ from .profile import DeviceProfile
 from .table import LatencyLUT, Row
 from .timing import OpTimer, device_name, load_average, summarize, warn_if_busy
 from .worker import open_measurer
+from ..errors import UnsatisfiableError
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProf
     log.info("latency table %s: %d key(s) for space(s) %s, %d to measure", target, len(dict.fromkeys(wanted)),
              names, len(todo))
     if todo and profile.kind == "external":
-        raise RuntimeError(f"device profile {profile.name!r} is external: its table cannot be measured here "
-                           f"({len(todo)} key(s) missing, e.g. {todo[0]})")
+        raise UnsatisfiableError(f"device profile {profile.name!r} is external: its table cannot be measured here "
+                                 f"({len(todo)} key(s) missing, e.g. {todo[0]})")
     if not todo:
         if not target.is_file():
             lut.save(target)

@@ -37,6 +37,7 @@ from ..space.ops import OpSpec
 from ..space.space import LayerSpec
 from .keys import OpDescriptor, op_descriptor
 from .table import LatencyLUT, Row
+from ..errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,17 @@ def import_published_lut(path: "str | Path", *, fmt: str = "auto", profile: str 
     ``kind: external``, ``batch``, ``source``; with ``out`` it is saved there.
     """
     path = Path(path)
-    with open(path) as f:
-        entries = yaml.safe_load(f) or {}
+    if not path.is_file():
+        raise UserInputError(f"published latency table {path} not found: pass extra.source=<table .yaml>")
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:  # safe_load refuses python/* tags: ConstructorError
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise UserInputError(f"{path} is not a plain YAML latency table ({problem}{at}): it must be a mapping "
+                             "of op key -> latency stats; python/* tags are never constructed") from None
     if not isinstance(entries, dict):
         raise ValueError(f"{path}: expected a mapping of key -> stats, got {type(entries).__name__}")
     fmt = detect_format(entries) if fmt == "auto" else fmt

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import torch
+from ..errors import UnsatisfiableError
 
 PROFILE_KINDS = ("cpu", "cuda", "external")
 STATISTICS = ("median", "p25")
@@ -138,11 +139,11 @@ class DeviceProfile:
     @property
     def torch_device(self) -> torch.device:
         if self.kind == "external":
-            raise RuntimeError(
+            raise UnsatisfiableError(
                 f"device profile {self.name!r} is 'external': its table is imported, it cannot be measured here"
             )
         if self.kind == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device profile {self.name!r} needs CUDA, which is not available on this machine")
+            raise UnsatisfiableError(f"device profile {self.name!r} needs CUDA, which is not available on this machine")
         return torch.device(self.kind)
 
     @contextlib.contextmanager

@@ -22,6 +22,7 @@ from ..io import atomic_write_text
 from ..space.space import SearchSpace
 from .keys import fixed_keys, is_noop_key, layer_keys
 from .profile import DeviceProfile
+from ..errors import OneshotError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ STAT_COLUMNS = {"median": "median_ms", "p25": "p25"}
 ArchLike = Union[np.ndarray, Sequence[Sequence[int]]]
 
 
-class MissingKeysError(LookupError):
+class MissingKeysError(OneshotError, LookupError):
     """A table lacks keys a space needs; the message names them and the command to measure them."""
 
     def __init__(self, message: str, missing: Sequence[str]):
@@ -42,7 +43,7 @@ class MissingKeysError(LookupError):
         self.missing = list(missing)
 
 
-class LUTMismatchError(ValueError):
+class LUTMismatchError(UserInputError):
     """A table's metadata does not match the requested device profile."""
 
 
@@ -169,7 +170,7 @@ class LatencyLUT:
             return
         where = f"latency table {str(self.path) if self.path else '<memory>'}"
         message = (f"{where} does not match device profile {profile.name!r} ({'; '.join(diffs)}). "
-                   f"Measure a table for it (`{measure_command(profile.name, '<space>')}`) or pass force=True.")
+                   f"Measure a table for it (`{measure_command(profile.name, '<space>')}`) or accept it anyway with force=True (command line: device.force_lut=true).")
         if not force:
             raise LUTMismatchError(message)
         log.warning("using a mismatched table (forced): %s", message)

@@ -9,6 +9,7 @@ from ..space.arch import Arch
 from ..space.costs import CostModel
 from ..space.space import SearchSpace
 from .base import SeededSampler, step_rng
+from ..errors import UnsatisfiableError
 
 
 class UniformSampler(SeededSampler):
@@ -45,7 +46,7 @@ class UniformSampler(SeededSampler):
         out = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch, self.max_tries,
                             allowed=self.allowed)
         if len(out) < self.archs_per_step:
-            raise RuntimeError(
+            raise UnsatisfiableError(
                 f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
                 f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
                 "sampler.canonical=false"
@@ -153,7 +154,7 @@ class UniformConstraintSampler(SeededSampler):
         rng = step_rng(self.seed, step)
         out = draw_accepted(rng, self.space, self.archs_per_step, self._inside, self.max_tries)
         if len(out) < self.archs_per_step:
-            raise RuntimeError(
+            raise UnsatisfiableError(
                 f"step {step}: no arch inside the FLOPs range after {self.max_tries} draws; widen the range"
             )
         return out

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..space import Arch, CostModel, SearchSpace
+from ..errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ COST_METRICS = ("flops", "params", "latency")
 UNITS = {"flops": "multiply-accumulates", "params": "parameters", "latency": "the latency model's unit"}
 
 
-class ConstraintError(ValueError):
+class ConstraintError(UserInputError):
     """A constraint that cannot be meant as given (zero, negative, wrong unit)."""
 
 

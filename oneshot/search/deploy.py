@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..errors import UnsatisfiableError
 from ..data.tensors import ImageData
 from ..evaluate.supernet_evaluator import load_supernet
 from ..io import atomic_path, atomic_write_bytes, write_json
@@ -48,7 +49,7 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     if "onnx" in formats:
         missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
         if missing:
-            raise RuntimeError(f"ONNX export needs {', '.join(missing)}: pip install -e \".[export]\" "
+            raise UnsatisfiableError(f"ONNX export needs {', '.join(missing)}: pip install -e \".[export]\" "
                                       "(or leave onnx out of export.formats)")
     return tuple(formats)
 

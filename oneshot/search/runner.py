@@ -20,6 +20,7 @@ from pymoo.core.termination import Termination
 from pymoo.optimize import minimize
 
 from ..space import Arch
+from ..checks import SEARCH_RULES, check_settings
 from .algorithms import AlgorithmSpec, algorithm_names, get_algorithm
 from .pareto import HypervolumeMeter
 from .problem import NASProblem
@@ -135,6 +136,7 @@ def run_search(problem: NASProblem, algorithm: "str | AlgorithmSpec" = "nsga2",
     spec = algorithm if isinstance(algorithm, AlgorithmSpec) else get_algorithm(algorithm)
     opts = spec.make_options(options, **option_overrides)
     _check(generations, max_evaluations, patience)
+    check_settings(vars(opts), SEARCH_RULES, "search.options.")
     problem.reset()
     problem.max_evaluations = max_evaluations
     method = spec.build(problem, opts)

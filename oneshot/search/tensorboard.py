@@ -22,7 +22,7 @@ def summary_writer(log_dir: "str | Path"):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:  # torch imports it lazily and needs the tensorboard package
-        raise RuntimeError("runtime.tensorboard=true needs the tensorboard package: pip install tensorboard "
+        raise UnsatisfiableError("runtime.tensorboard=true needs the tensorboard package: pip install tensorboard "
                            f"(or pip install -e \".[dev]\"); {e}") from None
     return SummaryWriter(log_dir=str(log_dir))
 

@@ -1,9 +1,20 @@
 """`Arch`: an architecture is an immutable tuple of per-layer choice indices."""
 from __future__ import annotations
 
+import operator
 from typing import Iterable
 
+from ..errors import UserInputError
+
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _choice(value: object) -> int:
+    """A choice index: an int (numpy ints and integral 0-d tensors too), never a float truncated to one."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise UserInputError(f"arch choice {value!r} is not an integer choice index") from None
 
 
 class Arch(tuple):
@@ -17,10 +28,12 @@ class Arch(tuple):
     __slots__ = ()
 
     def __new__(cls, choices: Iterable[int]) -> "Arch":
-        values = tuple(int(c) for c in choices)
+        if isinstance(choices, str):
+            return cls.from_string(choices)
+        values = tuple(_choice(c) for c in choices)
         for i, c in enumerate(values):
             if not 0 <= c < len(_DIGITS):
-                raise ValueError(f"layer {i}: choice {c} is out of range 0..{len(_DIGITS) - 1}")
+                raise UserInputError(f"layer {i}: choice {c} is out of range 0..{len(_DIGITS) - 1}")
         return super().__new__(cls, values)
 
     @classmethod
@@ -30,7 +43,7 @@ class Arch(tuple):
         for i, ch in enumerate(text):
             idx = _DIGITS.find(ch)
             if idx < 0:
-                raise ValueError(
+                raise UserInputError(
                     f"arch {text!r}: character {ch!r} at layer {i} is not a choice digit (0-9, a-z)"
                 )
             choices.append(idx)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import UserInputError
 from .arch import Arch
 from .ops import ACTIVATIONS, OpSpec, conv_out_size
 
@@ -153,13 +154,13 @@ class SearchSpace:
     def validate(self, arch: Sequence[int]) -> Arch:
         """Return ``arch`` as an :class:`Arch`, or raise naming the bad layer."""
         if len(arch) != self.num_layers:
-            raise ValueError(
+            raise UserInputError(
                 f"arch {_show(arch)} has {len(arch)} layers, space {self.name!r} has {self.num_layers}"
             )
         for i, (c, n) in enumerate(zip(arch, self.num_choices)):
             if not 0 <= int(c) < n:
                 ops = ", ".join(f"{j}={op}" for j, op in enumerate(self.layers[i].candidates))
-                raise ValueError(
+                raise UserInputError(
                     f"arch {_show(arch)}: layer {i} choice {c} is out of range 0..{n - 1} ({ops})"
                 )
         return arch if isinstance(arch, Arch) else Arch(arch)
@@ -168,6 +169,9 @@ class SearchSpace:
         """Parse an arch string like ``"22212220"`` (or a sequence) and validate it."""
         if isinstance(arch, str):
             return self.validate(Arch.from_string(arch))
+        if not isinstance(arch, Iterable):  # 22212220 as a number loses leading zeros and letters
+            raise UserInputError(f"arch {arch!r} is a {type(arch).__name__}: pass the arch string (one choice "
+                                 f"digit per layer, {self.num_layers} layers) or a sequence of choice indices")
         return self.validate(Arch(arch))
 
     def sample(self, rng: np.random.Generator, n: int | None = None) -> "Arch | list[Arch]":

@@ -17,6 +17,7 @@ import torch
 
 from ..io import atomic_write_bytes
 from ..space.space import SearchSpace
+from ..errors import OneshotError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ VERSION = 1
 CHECKSUM_KEY = "checksum"  # {"algorithm": "sha256", "value": hex} over everything else in the state
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(OneshotError, RuntimeError):
     """A checkpoint is missing, corrupted, or belongs to another space."""
 
 
@@ -130,14 +131,27 @@ def verify_content(state: dict[str, Any], path: "str | Path") -> None:
             bad)
 
 
+def stored_space(state: dict[str, Any], path: "str | Path" = "checkpoint") -> SearchSpace:
+    """The space a checkpoint was trained on (a CheckpointError if it does not record one)."""
+    if not isinstance(state.get("space"), dict):
+        raise CheckpointError(f"{path} records no 'space' entry: it was not written by oneshot-train or "
+                              "oneshot-retrain; pass checkpoint=<a checkpoint they wrote>")
+    return SearchSpace(state["space"])
+
+
 def check_space(state: dict[str, Any], space: SearchSpace, path: "str | Path" = "checkpoint") -> None:
-    stored = SearchSpace(state["space"])
-    if stored != space:
-        raise CheckpointError(
-            f"{path} was trained on space {stored.name!r} (fingerprint {stored.fingerprint()}), not "
-            f"{space.name!r} (fingerprint {space.fingerprint()}): pass space={stored.name} or use a "
-            "checkpoint trained on this space"
-        )
+    stored = stored_space(state, path)
+    if stored == space:
+        return
+    if stored.name != space.name:
+        fix = f"pass space={stored.name} or a checkpoint trained on space {space.name!r}"
+    else:  # same preset, other settings: name the settings that differ
+        mine, theirs = space.to_config(), stored.to_config()
+        diff = [f"space.{k}={theirs.get(k)!r} (not {mine.get(k)!r})" for k in sorted(set(mine) | set(theirs))
+                if mine.get(k) != theirs.get(k)]
+        fix = f"it was trained with {', '.join(diff)}: use those settings or a checkpoint trained with yours"
+    raise CheckpointError(f"{path} was trained on space {stored.name!r} (fingerprint {stored.fingerprint()}), "
+                          f"not {space.name!r} (fingerprint {space.fingerprint()}): {fix}")
 
 
 def file_hash(path: "str | Path", chunk: int = 1 << 22) -> str:

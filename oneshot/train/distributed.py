@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -61,6 +63,29 @@ def init_from_env(device: str = "auto") -> DistContext:
         dist.init_process_group("nccl" if use_cuda else "gloo")
         log.info("rank %d/%d joined (%s)", dist.get_rank(), world, dist.get_backend())
     return DistContext.current()
+
+
+@contextmanager
+def process_group(device: str = "auto") -> Iterator[DistContext]:
+    """:func:`init_from_env` for the duration of a ``with`` block, then an orderly teardown.
+
+    A group this call created is destroyed on the way out. After a normal exit every
+    rank first waits at a barrier, so no rank tears its backend down while another
+    still communicates or saves (gloo aborts the process with "terminate called
+    without an active exception" then). After an exception the barrier is skipped:
+    the other ranks may never reach it.
+    """
+    owned = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    ctx = init_from_env(device)
+    finished = False
+    try:
+        yield ctx
+        finished = True
+    finally:
+        if owned and dist.is_initialized():
+            if finished:
+                dist.barrier()
+            dist.destroy_process_group()
 
 
 def rank_device(ctx: DistContext, device: str) -> str:

@@ -11,7 +11,7 @@ def summary_writer(log_dir: "str | Path"):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:  # torch imports the tensorboard package lazily
-        raise RuntimeError("runtime.tensorboard=true needs the tensorboard package: pip install tensorboard "
+        raise UnsatisfiableError("runtime.tensorboard=true needs the tensorboard package: pip install tensorboard "
                            "(or set runtime.tensorboard=false)") from e
     return SummaryWriter(log_dir=str(log_dir))
 

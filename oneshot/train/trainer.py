@@ -21,11 +21,13 @@ from ..io import atomic_write_text
 from .checkpoint import (NonFiniteCheckpointError, load_checkpoint, non_finite_tensors, rng_state, save_checkpoint,
                          set_rng_state)
 from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
+from ..checks import TRAIN_RULES, check_settings
+from ..errors import OneshotError
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(OneshotError, FloatingPointError):
     """Training produced a NaN/inf loss; the last good checkpoint is kept."""
 
 
@@ -57,6 +59,9 @@ class TrainSettings:
     max_steps: int | None = None  # stop early (the run stays resumable)
     kd_temperature: float = 1.0
     freeze_bn: bool = False  # BN in eval mode while training (fine-tuning; exact DDP equivalence)
+
+    def __post_init__(self) -> None:
+        check_settings(vars(self), TRAIN_RULES, "train.")
 
 
 class Trainer:

@@ -8,6 +8,8 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from .. import build, runtime
+from ..checks import SEARCH_RULES, check_settings
+from ..errors import UserInputError
 from ..evaluate.base import Evaluator
 from ..space.space import SearchSpace
 
@@ -19,7 +21,12 @@ def evaluator_from_config(cfg: DictConfig) -> Evaluator:
     kind = cfg.evaluator.kind
     if kind == "nas_bench_macro":
         from ..evaluate.nasbench import NasBenchMacroEvaluator
+        from ..space import load_space
 
+        if build.space_from_config(cfg) != load_space("nas_bench_macro"):
+            raise UserInputError(f"evaluator=nas_bench_macro scores only the nas_bench_macro space, not space="
+                                 f"{cfg.space.name} as configured: use space=nas_bench_macro (its defaults), or "
+                                 "evaluator=default with a supernet checkpoint of your space")
         return NasBenchMacroEvaluator(build.resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
     if kind == "zero_cost":
         space = build.space_from_config(cfg)
@@ -44,11 +51,10 @@ def latency_from_config(cfg: DictConfig, space: SearchSpace) -> tuple[Callable, 
     names the table and the device profile and says whether the table's affine
     correction (``slope * LUT sum + intercept``) is applied.
     """
-    from ..latency import DeviceProfile, LatencyLUT
+    from ..latency import LatencyLUT
 
-    profile = DeviceProfile.from_config(build.plain(cfg.device))
+    profile, force = build.device_profile(cfg)
     path = build.output_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
-    force = bool((cfg.extra or {}).get("force_lut", False)) if isinstance(cfg.extra, DictConfig) else False
     lut = LatencyLUT.load(path, profile=profile, space=space, force=force)
     model = lut.model(space, corrected=cfg.device.latency_correction and lut.correction is not None)
     info: dict[str, Any] = {"table": str(path), "device_profile": profile.name, "corrected": bool(model.corrected),
@@ -78,6 +84,9 @@ def run_search_from_config(cfg: DictConfig, out_dir: Path):
     values = OmegaConf.to_container(s.options, resolve=True) if s.options is not None else None
     options = spec.make_options(values)  # search.algorithm=x with another algorithm's options fails here
     runtime.set_threads(cfg.runtime.threads)
+    build.refuse_extra(cfg)
+    check_settings(build.plain(cfg.search), SEARCH_RULES, "search.")  # before the evaluator loads anything
+    check_settings(vars(options), SEARCH_RULES, "search.options.")
     evaluator = evaluator_from_config(cfg)
     space = evaluator.space
     latency, latency_model = latency_from_config(cfg, space) if needs_latency(cfg) else (None, None)

@@ -10,7 +10,7 @@ from .. import build, runtime
 from ..supernet import SubNet, build_supernet
 from ..sampling.uniform import FixedSampler
 from ..space.space import SearchSpace
-from ..train.distributed import DistContext, init_from_env, rank_device
+from ..train.distributed import DistContext, process_group, rank_device
 from ..train.trainer import Trainer
 from .few_shot import check_resumable, few_shot_setup, is_few_shot
 
@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 def train_supernet(cfg: DictConfig, out_dir: Path) -> Path:
     """Train (or resume) the supernet ``cfg`` describes; returns the checkpoint path."""
     runtime.set_threads(cfg.runtime.threads)
-    ctx = init_from_env(cfg.runtime.device)  # torchrun: join the process group (gloo / nccl)
+    # torchrun: join the process group (gloo / nccl); barrier + teardown when done
+    with process_group(cfg.runtime.device) as ctx:
+        return _train_supernet(cfg, out_dir, ctx)
+
+
+def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     space = build.space_from_config(cfg)
+    settings = build.train_settings(cfg)  # bad settings fail before the data is loaded
     sampler = build.sampler_from_config(cfg, space)
     data = build.data_from_config(cfg, space)
-    settings = build.train_settings(cfg)
     runtime.seed_everything(settings.seed)
     needs = getattr(sampler, "requires_sharing", None)
     if needs and needs != cfg.supernet.sharing:
@@ -77,6 +82,7 @@ def training_callbacks(cfg: DictConfig, space: SearchSpace, out_dir: Path, ctx: 
 def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | None = None) -> Path:
     """Train one arch stand-alone from scratch (or fine-tune weights inherited from a supernet)."""
     runtime.set_threads(cfg.runtime.threads)
+    settings = build.train_settings(cfg)
     if inherit is not None:
         from ..evaluate.supernet_evaluator import load_supernet
 
@@ -87,7 +93,6 @@ def train_standalone(cfg: DictConfig, out_dir: Path, arch: str, inherit: Path | 
         model = SubNet.build(space, space.parse(arch))
     parsed = space.parse(arch)
     data = build.data_from_config(cfg, space)
-    settings = build.train_settings(cfg)
     runtime.seed_everything(settings.seed)
     ckpt = out_dir / f"standalone_{parsed}.pt"
     extra = {"space": space.to_config(), "arch": str(parsed), "kind": "standalone",

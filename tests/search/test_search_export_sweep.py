@@ -41,3 +41,34 @@ def test_summarize_sweep(tmp_path):
     assert summary["pareto_size"].tolist() == [2, 1, 0]
     on_disk = pd.read_csv(tmp_path / "sweep_summary.csv", dtype={"arch": str})
     assert on_disk["arch"].tolist()[:2] == ["10110100", "11110200"]
+
+
+def _tamper(path, **changes):
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def test_load_subnet_without_a_space_checks_against_the_named_preset(nbm_space, tmp_path):
+    path = export_subnet(nbm_space, "22212220", tmp_path / "subnet.json")
+    arch, _ = load_subnet(path)
+    assert arch == nbm_space.parse("22212220")
+    _tamper(path, arch="99999999")
+    with pytest.raises(ValueError, match=r"subnet.json: arch '99999999': layer 0 choice 9 is out of range"):
+        load_subnet(path)
+
+
+def test_load_subnet_refuses_ops_that_do_not_match_the_arch(nbm_space, tmp_path):
+    path = export_subnet(nbm_space, "22212220", tmp_path / "subnet.json")
+    _tamper(path, arch="00000000")  # ops still describe 22212220
+    for space in (None, nbm_space):
+        with pytest.raises(ValueError, match="'ops' .* do not match arch 00000000"):
+            load_subnet(path, space)
+
+
+def test_load_subnet_of_an_unknown_space_needs_that_space(nbm_space, tmp_path):
+    path = export_subnet(nbm_space, "22212220", tmp_path / "subnet.json")
+    _tamper(path, space="my_space")
+    with pytest.raises(ValueError, match="which no preset matches: pass that space"):
+        load_subnet(path)
+    assert load_subnet(path, nbm_space)[0] == nbm_space.parse("22212220")

@@ -101,6 +101,10 @@ def test_bad_arguments(nbm_space, synthetic):
         run_search(problem, pop_size=0)
     with pytest.raises(ValueError, match="max_evaluations"):
         run_search(problem, max_evaluations=0)
+    with pytest.raises(ValueError, match=r"search.options.mutation_prob=5 is invalid: it must be a probability"):
+        run_search(problem, mutation_prob=5)
+    with pytest.raises(ValueError, match=r"search.options.crossover_prob=-0.1 is invalid"):
+        run_search(problem, crossover_prob=-0.1)
 
 
 def test_latency_objective_end_to_end(nbm_space, synthetic, tmp_path):

@@ -122,3 +122,27 @@ def test_checksum_covers_plain_values_too(tiny_space, tmp_path):
     a = {"format": "oneshot-checkpoint", **_state(tiny_space), "train": {"step": 3}}
     b = {**a, "train": {"step": 4}}
     assert content_checksum(a) != content_checksum(b) and content_checksum(a) == content_checksum(dict(a))
+
+
+def test_checkpoint_without_a_space_entry_is_named(tiny_space, tmp_path):
+    from oneshot.train.checkpoint import check_space
+
+    path = tmp_path / "a.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}})
+    with pytest.raises(CheckpointError, match=r"a.pt records no 'space' entry"):
+        load_checkpoint(path, tiny_space)
+    with pytest.raises(CheckpointError, match="no 'space' entry"):
+        check_space(load_checkpoint(path), tiny_space, path)
+
+
+def test_space_mismatch_hint_names_what_differs_not_the_space_already_passed(tiny_space, tmp_path):
+    path = tmp_path / "a.pt"
+    save_checkpoint(path, {"space": tiny_space.to_config(), "model": {}})
+    same_name = SearchSpace({**tiny_space.to_config(), "num_classes": 7})
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, same_name)
+    assert f"space.num_classes={tiny_space.num_classes}" in str(err.value)
+    assert f"pass space={tiny_space.name}" not in str(err.value)
+    other = SearchSpace({**tiny_space.to_config(), "name": "other"})
+    with pytest.raises(CheckpointError, match=f"pass space={tiny_space.name} or a checkpoint trained on space 'other'"):
+        load_checkpoint(path, other)

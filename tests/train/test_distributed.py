@@ -3,7 +3,15 @@
 BN statistics are frozen (train.freeze_bn) so the setting is exact in principle: the
 gradient of the mean loss over the union batch is the mean of the per-rank gradients.
 (SyncBatchNorm would be the alternative, but PyTorch implements it for GPUs only.)
+
+Workers tear down in order (barrier, then destroy_process_group) and enable faulthandler,
+so a native abort in teardown would leave every thread's Python stack in the test output.
 """
+
+import faulthandler
+import os
+import socket
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -41,14 +49,26 @@ def _train(sampler_name: str, ctx: DistContext):
     return t.model.state_dict()
 
 
-def _worker(rank: int, world: int, init_file: str, sampler_name: str, out: str) -> None:
+@contextmanager
+def _gloo_group(rank: int, world: int, init_file: str):
+    """Join a file-initialised gloo group; on success every rank meets at a barrier before teardown."""
+    faulthandler.enable(all_threads=True)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    finished = False
     try:
+        yield
+        finished = True
+    finally:
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+def _worker(rank: int, world: int, init_file: str, sampler_name: str, out: str) -> None:
+    with _gloo_group(rank, world, init_file):
         state = _train(sampler_name, DistContext(rank, world, rank))
         if rank == 0:
             torch.save(state, out)
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("sampler_name", ["uniform", "fair", "few_shot_fair"])
@@ -78,8 +98,7 @@ def test_rank_batches_split_the_global_batch():
 def _eval_worker(rank: int, world: int, init_file: str, ckpt: str, out: str) -> None:
     from oneshot.evaluate import EvalSettings, SupernetEvaluator
 
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with _gloo_group(rank, world, init_file):
         torch.set_num_threads(1)
         data = load_synthetic(size=16, num_classes=4, train_images=64, val_images=32, test_images=16)
         ev = SupernetEvaluator.from_checkpoint(ckpt, data, EvalSettings(recal_images=32, val_images=32, batch_size=32,
@@ -90,8 +109,6 @@ def _eval_worker(rank: int, world: int, init_file: str, ckpt: str, out: str) -> 
         # each rank computed only its share, yet every rank holds every result
         assert ev.stats["computed"] == len(archs)
         torch.save({"acc": torch.tensor(df.accuracy.to_numpy()), "rank": rank}, f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
 
 
 def test_distributed_evaluation_shards_archs_and_gathers_results(tmp_path):
@@ -112,3 +129,37 @@ def test_distributed_evaluation_shards_archs_and_gathers_results(tmp_path):
     ref = single.evaluate([(0, 0, 0, 0), (1, 1, 1, 1), (2, 2, 2, 2), (1, 2, 1, 2), (2, 1, 2, 1)])
     assert r0["acc"].tolist() == ref.accuracy.tolist()
     assert EvalCache(out + ".sqlite").count() == 5  # rank 0 wrote every result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun_worker(rank: int, world: int, port: int, out: str) -> None:
+    from oneshot.train.distributed import process_group
+
+    faulthandler.enable(all_threads=True)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    with process_group("cpu") as ctx:
+        joined = (ctx.rank, ctx.world_size, dist.is_initialized())
+    torch.save({"joined": torch.tensor(joined), "after": torch.tensor(dist.is_initialized())}, f"{out}.{rank}")
+
+
+def test_process_group_joins_from_the_torchrun_environment_and_tears_down(tmp_path):
+    out = str(tmp_path / "pg")
+    mp.spawn(_torchrun_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    for rank in range(2):
+        result = torch.load(f"{out}.{rank}", weights_only=True)
+        assert result["joined"].tolist() == [rank, 2, 1]
+        assert not bool(result["after"])  # the group it created is destroyed on the way out
+
+
+def test_process_group_is_a_no_op_outside_torchrun(monkeypatch):
+    from oneshot.train.distributed import process_group
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with process_group("cpu") as ctx:
+        assert not ctx.enabled and not dist.is_initialized()

@@ -148,3 +148,11 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_raises_training_interrupted(tin
     assert isinstance(caught.value, KeyboardInterrupt)
     assert caught.value.step == 3 and caught.value.checkpoint == tmp_path / "ck.pt"
     assert load_checkpoint(tmp_path / "ck.pt")["train"]["step"] == 3
+
+
+@pytest.mark.parametrize("setting, value", [("epochs", -1), ("epochs", 0), ("batch_size", 0), ("lr", float("nan")),
+                                            ("checkpoint_every", -1), ("max_steps", 0), ("momentum", 1.0),
+                                            ("grad_clip", -1.0)])
+def test_settings_out_of_range_are_refused_naming_the_key(setting, value):
+    with pytest.raises(ValueError, match=rf"train\.{setting}=.* is invalid: it must be"):
+        TrainSettings(**{setting: value})
