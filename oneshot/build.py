@@ -103,19 +103,24 @@ def sampler_from_config(cfg: DictConfig, space: SearchSpace, allowed=None) -> Sa
     return build_sampler(name, space, **opts)
 
 
+#: ``train.*`` keys the train workflow reads itself (not :class:`TrainSettings` fields)
+APP_TRAIN_KEYS = ("reference_subnets", "reference_recal_images", "reference_val_images")
+
+
 def train_settings(cfg: DictConfig) -> TrainSettings:
     t = plain(cfg.train)
-    for key in ("resume", "reference_subnets", "reference_recal_images", "reference_val_images"):
+    for key in ("resume", *APP_TRAIN_KEYS):
         t.pop(key, None)
     known = {f.name for f in fields(TrainSettings)}
     unknown = sorted(set(t) - known)
     if unknown:  # `+train.<typo>=...` adds a key the schema does not have
+        takes = sorted(known | {"resume", *APP_TRAIN_KEYS})
         raise UserInputError(f"unknown setting(s) {', '.join('train.' + k for k in unknown)}: train takes "
-                             f"{', '.join(sorted(known | {'resume', 'reference_subnets', 'reference_recal_images', 'reference_val_images'}))}")
+                             f"{', '.join(takes)}")
     return TrainSettings(**t)
 
 
-def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":
+def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":  # noqa: F821 (imported below)
     """The latency device profile ``cfg.device`` describes, and whether ``device.force_lut`` is set."""
     from .latency import DeviceProfile
 

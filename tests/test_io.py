@@ -50,7 +50,7 @@ def test_only_temps_of_dead_or_long_idle_writers_of_the_same_target_are_removed(
     live = _touch(tmp_path / f".a.csv.{os.getpid()}@{_HOST}.def456.tmp")
     live_but_idle = _touch(tmp_path / f".a.csv.{os.getpid()}@{_HOST}.ghi789.tmp", STALE_AFTER_S + 60)
     other_host_fresh = _touch(tmp_path / f".a.csv.{_dead_pid()}@elsewhere.jkl012.tmp")
-    other_host_idle = _touch(tmp_path / f".a.csv.1@elsewhere.mno345.tmp", STALE_AFTER_S + 60)
+    other_host_idle = _touch(tmp_path / ".a.csv.1@elsewhere.mno345.tmp", STALE_AFTER_S + 60)
     legacy_fresh = _touch(tmp_path / ".a.csv.pqr678_x.tmp")
     legacy_idle = _touch(tmp_path / ".a.csv.stu901_y.tmp", STALE_AFTER_S + 60)
     other_target = _touch(tmp_path / f".a.csv.b.{_dead_pid()}@{_HOST}.vwx234.tmp", STALE_AFTER_S + 60)

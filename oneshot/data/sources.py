@@ -130,7 +130,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             split = f["split"] if "split" in f.files else None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise bad(f"not a readable .npz archive ({type(e).__name__}: {e})") from None
-    except ValueError as e:  # numpy refuses pickled content when allow_pickle=False; never unpickle it
+    except ValueError:  # numpy refuses pickled content when allow_pickle=False; never unpickle it
         raise bad("it is not an .npz archive of plain arrays (pickled Python objects are never loaded)") from None
     if x.dtype != np.uint8 or x.ndim != 4:
         raise bad(f"'x' is {x.dtype} of shape {x.shape}")

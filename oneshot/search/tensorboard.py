@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..errors import UnsatisfiableError
+
 #: history column -> TensorBoard tag, step = generation
 GENERATION_SCALARS = {"hypervolume": "search/hypervolume", "best_accuracy": "search/best_accuracy",
                       "feasible_fraction": "search/feasible_fraction", "evaluations": "search/evaluations"}

@@ -5,6 +5,8 @@ import numbers
 from pathlib import Path
 from typing import Any
 
+from ..errors import UnsatisfiableError
+
 
 def summary_writer(log_dir: "str | Path"):
     """A ``SummaryWriter`` on ``log_dir``, or a clear error naming the package to install."""

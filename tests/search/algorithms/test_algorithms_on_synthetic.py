@@ -1,5 +1,4 @@
 """Every registered algorithm: known optimum found, exact budget, same seed same run."""
-import numpy as np
 import pandas as pd
 import pytest
 
