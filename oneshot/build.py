@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -16,6 +16,9 @@ from .sampling.base import Sampler
 from .sampling.registry import build_sampler, sampler_options
 from .space.space import SearchSpace
 from .train.trainer import TrainSettings
+
+if TYPE_CHECKING:
+    from .latency import DeviceProfile
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +123,7 @@ def train_settings(cfg: DictConfig) -> TrainSettings:
     return TrainSettings(**t)
 
 
-def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":  # noqa: F821 (imported below)
+def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":
     """The latency device profile ``cfg.device`` describes, and whether ``device.force_lut`` is set."""
     from .latency import DeviceProfile
 
