@@ -11,7 +11,7 @@ import torch
 
 from oneshot.data import load_synthetic
 from oneshot.sampling import build_sampler
-from oneshot.sampling.progressive import ProgressiveSampler, ofa_phases, permute_optimizer_state
+from oneshot.sampling.progressive import ProgressiveSampler, ofa_phases
 from oneshot.space import SearchSpace
 from oneshot.supernet import ElasticSuperNet, SuperNet, allowed_mask, largest_arch, smallest_arch
 from oneshot.train import Trainer, TrainSettings, load_checkpoint
@@ -50,10 +50,6 @@ def _trainer(space, data, path, max_steps=None, **kw) -> Trainer:
     s = TrainSettings(epochs=99, batch_size=16, lr=0.07, max_steps=max_steps, seed=0)
     t = Trainer(ElasticSuperNet(space), ProgressiveSampler(space, phases=PHASES, seed=0, **kw), data, s,
                 checkpoint_path=path, device="cpu", progress=False)
-    hook = t.sampler.on_step_start
-    # pass the optimizer so momentum is permuted with the channels (works whether or not
-    # the Trainer already passes it itself)
-    t.sampler.on_step_start = lambda step, model, optimizer=None: hook(step, model, optimizer or t.optimizer)
     return t
 
 
@@ -168,13 +164,13 @@ def test_resort_keeps_largest_function_and_momentum(space):
     stale_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
 
     s = sampler(space)
-    s.on_step_start(12, net, opt)  # first step of the expand phase: re-sort + permute momentum
+    s.before_step(12, net, opt)  # first step of the expand phase: re-sort + permute momentum
     stale_net.reorder_channels_by_importance(0)  # re-sort without touching momentum
     net.eval(), plain_net.eval()
     with torch.no_grad():
         torch.testing.assert_close(net(x, big), plain_net(x, big), atol=1e-5, rtol=1e-5)
     assert not torch.equal(net.layers[0].project_conv.weight, plain_net.layers[0].project_conv.weight)
-    s.on_step_start(13, net, opt)  # not a phase start: no second re-sort
+    s.before_step(13, net, opt)  # not a phase start: no second re-sort
     net.train(), plain_net.train(), stale_net.train()
     sgd_step(net, opt), sgd_step(plain_net, plain_opt), sgd_step(stale_net, stale_opt)  # training continues
     for m in (net, plain_net, stale_net):
@@ -186,7 +182,6 @@ def test_resort_keeps_largest_function_and_momentum(space):
     drift = max(float((a.expand_conv.weight - b.expand_conv.weight).detach().abs().max())
                 for a, b in zip(stale_net.layers, net.layers))
     assert drift > 5e-5, drift  # fp noise is ~1e-7
-    assert permute_optimizer_state(opt, net, [None] * len(net.layers)) == 0
 
 
 def test_bad_input_fails_at_construction(space):
@@ -219,7 +214,7 @@ def test_bad_input_fails_at_construction(space):
     with pytest.raises(RuntimeError, match="configure"):
         ProgressiveSampler(space, phases=PHASES).step_archs(0)
     with pytest.raises(ValueError, match="supernet=elastic"):
-        sampler(space).on_step_start(0, SuperNet(space))
+        sampler(space).check_model(SuperNet(space))
     other = [dict(p) for p in PHASES]
     other[1]["lr"] = 0.5
     with pytest.raises(ValueError, match="cannot resume.*phases"):
