@@ -261,3 +261,38 @@ def test_default_config_runs_as_shipped(tmp_path):
     s = sampler_from_config(cfg, space_from_config(cfg))
     assert [p.name for p in s.phases] == ["largest", "kernel", "depth", "expand"]
     assert s.total_epochs == cfg.train.epochs
+
+
+def test_resort_permutes_squeeze_excite_momentum_too():
+    """Regression: the SE's hidden-channel weights move with the re-sort, so must their momentum
+    (the sampler once permuted only the expand/depthwise/project state)."""
+    se_space = SearchSpace({**SPACE, "ops": [op.replace("mbconv", "mbconv_se") for op in OPS[:-1]] + ["skip"]})
+    torch.manual_seed(2)
+    net = ElasticSuperNet(se_space)
+    big = largest_arch(se_space)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 4, (8,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+
+    def sgd_step(model, optimizer):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x, big), y).backward()
+        optimizer.step()
+
+    for _ in range(3):
+        sgd_step(net, opt)
+    plain_net = copy.deepcopy(net)
+    plain_opt = torch.optim.SGD(plain_net.parameters(), lr=0.05, momentum=0.9)
+    plain_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    perms = copy.deepcopy(net).reorder_channels_by_importance(0)  # the permutation the re-sort applies
+    s = ProgressiveSampler(se_space, phases=PHASES)
+    s.configure(steps_per_epoch=SPE, total_batches=4 * SPE, base_lr=0.07)
+    s.before_step(12, net, opt)
+    sgd_step(net, opt), sgd_step(plain_net, plain_opt)
+    for block, plain, perm in zip(net.layers, plain_net.layers, perms):
+        if perm is None:
+            continue
+        assert not torch.equal(perm, torch.arange(len(perm)))
+        for got, want in [(block.se.reduce.weight, plain.se.reduce.weight[:, perm]),
+                          (block.se.expand.weight, plain.se.expand.weight[perm]),
+                          (block.se.expand.bias, plain.se.expand.bias[perm])]:
+            torch.testing.assert_close(got, want, atol=1e-6, rtol=0)  # same trajectory, permuted
