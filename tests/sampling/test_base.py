@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import importlib
+import sys
 from typing import Any, Sequence
 
 import pytest
@@ -120,3 +122,22 @@ def test_few_shot_refuses_slices_with_schedule_hooks(tiny_space):
     with pytest.raises(ValueError, match=r"\['teacher'\] hooks"):
         FewShotSampler([WithTeacher(tiny_space)], split)
     assert FewShotSampler([UniformSampler(tiny_space)], split).same_batch is True
+
+
+def test_a_new_sampler_module_registers_itself(tiny_space, tmp_path, monkeypatch):
+    """Adding a sampler touches its own module (and yaml), not the registry."""
+    import oneshot.sampling as package
+    from oneshot.sampling import registry
+
+    module = tmp_path / "tmp_sampler_plugin.py"
+    module.write_text("from .registry import register_sampler\nfrom .uniform import UniformSampler\n"
+                      "register_sampler('tmp_plugin', UniformSampler)\n")
+    importlib.invalidate_caches()
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry, "_LOADED", False)
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    try:
+        assert "tmp_plugin" in registry.sampler_names()
+        assert isinstance(registry.build_sampler("tmp_plugin", tiny_space), UniformSampler)
+    finally:
+        sys.modules.pop("oneshot.sampling.tmp_sampler_plugin", None)
