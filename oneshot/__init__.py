@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["SupernetEvaluator", "EvalSettings", "EvalCache", "load_supernet"], "oneshot.evaluate"),
     "PrefixSharingEvaluator": "oneshot.evaluate.prefix",
     "NasBenchMacroEvaluator": "oneshot.evaluate.nasbench",
+    **dict.fromkeys(["StandaloneTruth", "nas_bench_macro_truth", "csv_truth"], "oneshot.evaluate.ground_truth"),
+    **dict.fromkeys(["RankOptions", "rank_supernet"], "oneshot.workflows.rank"),
     # latency
     **dict.fromkeys(["LatencyLUT", "DeviceProfile", "build_lut"], "oneshot.latency"),
     # search

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from .. import build, runtime
 from ..evaluate import ground_truth as gt
 from ..evaluate.ranking import PROXIES, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
+from ..evaluate.supernet_evaluator import SupernetEvaluator
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
 
@@ -151,6 +152,27 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     data = build.data_from_config(cfg, space)
     truth = _ground_truth(opts, cfg, space, data, ckpt)
 
+    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
+                                           cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
+    context = {"checkpoint": str(ckpt), "data": cfg.data.name, "evaluator": build.plain(cfg.evaluator)}
+    return rank_supernet(evaluator, truth, opts, out_dir, context=context, notes=notes)
+
+
+def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: RankOptions, out_dir: "str | Path", *,
+                  context: dict[str, Any] | None = None, notes: list[str] | None = None) -> RankResult:
+    """Rank a FLOPs-stratified sample of ``evaluator.space``'s archs by the supernet behind
+    ``evaluator`` and by ``truth``, score both and the free proxies, write the files into ``out_dir``.
+
+    ``context`` adds keys to the summary (checkpoint, data, evaluator settings); ``notes`` are
+    caveats carried into it."""
+    opts.check()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    space, notes = evaluator.space, list(notes or [])
+    context = {"checkpoint": evaluator.checkpoint_id, "data": evaluator.data.name,
+               "evaluator": asdict(evaluator.settings), **(context or {})}
+
     candidates = None
     if opts.sample == "ground_truth":
         candidates = truth.known()
@@ -165,9 +187,6 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
 
     truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
-    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
-    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
-                                  cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)
 
     frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
@@ -185,13 +204,13 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     vs_best = paired_tau_gain(scores["supernet"], scores[best], frame["ground_truth"].to_numpy(),
                               opts.bootstrap, opts.confidence, opts.sample_seed)
     summary = {
-        "checkpoint": str(ckpt), "space": space.name, "data": cfg.data.name, "ground_truth": truth.name,
-        "recalibrate": bool(cfg.evaluator.recalibrate), "n": len(frame),
+        "checkpoint": context["checkpoint"], "space": space.name, "data": context["data"],
+        "ground_truth": truth.name, "recalibrate": bool(evaluator.settings.recalibrate), "n": len(frame),
         **{k: _clean(v) for k, v in main.items() if k != "predictor"},
         "proxies": {row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
                     for row in table.iloc[1:].to_dict("records")},
         "vs_best_proxy": {"proxy": best, **{k: _clean(v) for k, v in vs_best.items()}},
-        "options": asdict(opts), "evaluator": build.plain(cfg.evaluator), "notes": notes,
+        "options": asdict(opts), "evaluator": context["evaluator"], "notes": notes,
         "evaluated": int(evaluator.stats["computed"]), "cache_hits": int(evaluator.stats["cache_hits"]),
     }
     if isinstance(truth, gt.StandaloneTruth):
