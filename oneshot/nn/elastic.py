@@ -68,17 +68,20 @@ def copy_bn_(target: nn.BatchNorm2d, source: nn.BatchNorm2d, channels: int | Non
     target.eps, target.momentum = source.eps, source.momentum
 
 
-def permute_bn_(bn: nn.BatchNorm2d, perm: torch.Tensor) -> None:
-    """Permute a BN's channels in place (params, grads and running stats)."""
+def permute_running_stats_(bn: nn.BatchNorm2d, perm: torch.Tensor) -> None:
     with torch.no_grad():
-        for t in (bn.weight, bn.bias):
-            if t is not None:
-                t.copy_(t[perm])
-                if t.grad is not None:
-                    t.grad.copy_(t.grad[perm])
         for t in (bn.running_mean, bn.running_var):
             if t is not None:
                 t.copy_(t[perm])
+
+
+def permute_optimizer_state_(optimizer: torch.optim.Optimizer, param: torch.Tensor, perm: torch.Tensor,
+                             dim: int) -> None:
+    """Permute ``optimizer``'s per-parameter state of ``param`` (tensors shaped like it) along ``dim``."""
+    with torch.no_grad():
+        for value in optimizer.state.get(param, {}).values():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                value.copy_(value.index_select(dim, perm.to(value.device)))
 
 
 def _permute_param_(param: torch.Tensor, perm: torch.Tensor, dim: int) -> None:
@@ -247,7 +250,20 @@ class ElasticMBConv(nn.Module):
         """L1 norm of the project conv's weights per hidden (input) channel."""
         return self.project_conv.weight.detach().abs().sum(dim=(0, 2, 3))
 
-    def reorder_channels(self, expand_stage: int = 0) -> torch.Tensor | None:
+    def hidden_channel_params(self) -> list[tuple[nn.Parameter, int]]:
+        """``(parameter, dim)`` pairs indexed by the hidden channels along ``dim``: what
+        :meth:`reorder_channels` permutes (empty without an expand conv)."""
+        if self.expand_conv is None:
+            return []
+        pairs = [(self.expand_conv.weight, 0), (self.expand_bn.weight, 0), (self.expand_bn.bias, 0),
+                 (self.depthwise.conv.weight, 0), (self.depthwise_bn.weight, 0), (self.depthwise_bn.bias, 0)]
+        if self.se_widths is not None:  # the SE reads and gates the hidden channels
+            pairs += [(self.se.reduce.weight, 1), (self.se.expand.weight, 0), (self.se.expand.bias, 0)]
+        pairs.append((self.project_conv.weight, 1))
+        return [(p, dim) for p, dim in pairs if p is not None]
+
+    def reorder_channels(self, expand_stage: int = 0,
+                         optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor | None:
         """Sort hidden channels by importance, most important first (OFA's
         ``re_organize_middle_weights``); the block computes the same function for its
         largest expansion afterwards.
@@ -258,8 +274,9 @@ class ElasticMBConv(nn.Module):
         the channels below ``w_{expand_stage}`` are sorted freely; 0 sorts all channels.
         Returns the permutation applied (``new[i] = old[perm[i]]``), or ``None`` when the
         block has no expand conv (the hidden channels are then the input channels).
-        Optimizer state (momentum buffers) is not permuted: call it between phases, before
-        the optimizer is (re)built, or permute that state with the returned index.
+        ``optimizer``'s per-parameter state (momentum buffers, Adam moments) is permuted with
+        the weights, so training continues on the same trajectory; without it the old buffers
+        act on permuted channels.
         """
         if self.expand_conv is None:
             return None
@@ -272,13 +289,10 @@ class ElasticMBConv(nn.Module):
         # sort by (band ascending, importance descending); importance >= 0
         key = band * (importance.max() + 1.0) * 2.0 - importance
         perm = torch.argsort(key, stable=True)
-        _permute_param_(self.expand_conv.weight, perm, 0)
-        permute_bn_(self.expand_bn, perm)
-        _permute_param_(self.depthwise.conv.weight, perm, 0)
-        permute_bn_(self.depthwise_bn, perm)
-        if self.se_widths is not None:  # the SE reads and gates the hidden channels
-            _permute_param_(self.se.reduce.weight, perm, 1)
-            _permute_param_(self.se.expand.weight, perm, 0)
-            _permute_param_(self.se.expand.bias, perm, 0)
-        _permute_param_(self.project_conv.weight, perm, 1)
+        for param, dim in self.hidden_channel_params():
+            _permute_param_(param, perm, dim)
+            if optimizer is not None:
+                permute_optimizer_state_(optimizer, param, perm, dim)
+        for bn in (self.expand_bn, self.depthwise_bn):
+            permute_running_stats_(bn, perm)
         return perm

@@ -1,33 +1,100 @@
-"""The `Sampler` protocol: which archs are trained (gradients summed) at each step."""
+"""The `Sampler` base class: which archs are trained (gradients summed) at each step, and the
+hooks through which a sampler shapes the rest of a training step."""
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import abc
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
 from ..space.arch import Arch
 
+if TYPE_CHECKING:  # samplers stay importable without torch (search-only installs)
+    import torch
+    from torch import nn
 
-@runtime_checkable
-class Sampler(Protocol):
-    """Hands out the archs of one optimizer step.
+#: hooks a sampler may override; a wrapper that drives only ``step_archs`` (the few-shot
+#: round robin) refuses samplers that override any of them
+SCHEDULE_HOOKS: tuple[str, ...] = ("configure", "before_step", "teacher", "lr_at")
 
-    Every draw is a function of ``(seed, step)`` -- never of a per-process RNG -- so
-    a resumed run and every DDP rank draw the same archs at the same step.
-    Optional attributes a sampler may define: ``same_batch`` (bool: all archs of a
-    step see one batch instead of one batch each), ``teacher(step)`` -> ``(arch,
-    weight)`` or ``None`` for knowledge distillation, ``on_step_start(step, model, optimizer)`` (a hook that changes weights in place
-    must keep the optimizer's per-parameter state in step),
-    ``describe(step)`` -> dict of columns for progress bars and metrics.csv, and for
-    samplers with their own schedule ``total_epochs``, ``configure(steps_per_epoch,
-    total_batches, base_lr)`` and ``lr_at(step, batch)``.
+
+class Sampler(abc.ABC):
+    """Hands out the archs of one optimizer step; every other hook is an explicit no-op default.
+
+    Every draw is a function of ``(seed, step)`` -- never of a per-process RNG -- so a resumed
+    run and every DDP rank draw the same archs at the same step. The Trainer calls, per run:
+    :meth:`check_model` and :meth:`configure` once at construction; per optimizer step, in
+    order: :meth:`before_step`, :meth:`step_archs`, :meth:`teacher`, :meth:`lr_at`, then
+    forward/backward of each arch, then :meth:`after_step` with each arch's loss;
+    :meth:`describe` for progress bars and metrics rows.
+
+    A subclass implements :meth:`step_archs` and overrides only the hooks it needs. State the
+    sampler changes from feedback (:meth:`after_step`) must go into :meth:`state_dict`, so a
+    resumed run continues exactly.
     """
 
-    def step_archs(self, step: int) -> list[Arch]: ...
+    #: registry name; stored with the state and checked on resume
+    name: ClassVar[str] = "sampler"
+    #: supernet sharing kinds this sampler can train (``model.sharing``); None: any
+    requires_sharing: ClassVar[frozenset[str] | None] = None
+    #: True: all archs of a step see one batch; False: one batch each (FairNAS's setting)
+    same_batch: bool = True
 
-    def state_dict(self) -> dict[str, Any]: ...
+    @abc.abstractmethod
+    def step_archs(self, step: int) -> list[Arch]:
+        """The archs whose gradients are summed into optimizer step ``step``."""
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    # ------------------------------------------------------------------ schedule
+    @property
+    def total_epochs(self) -> float | None:
+        """The run's length when the sampler owns the schedule (overrides ``train.epochs``); None: the Trainer's."""
+        return None
+
+    def configure(self, steps_per_epoch: int, total_batches: int, base_lr: float) -> None:
+        """Called once by the Trainer before the first step (turn epochs into steps)."""
+
+    def lr_at(self, step: int, batch: int) -> float | None:
+        """Learning rate of optimizer step ``step`` (``batch`` batches consumed); None: the Trainer's schedule."""
+        return None
+
+    def teacher(self, step: int) -> tuple[Arch, float] | None:
+        """``(teacher arch, distillation weight)`` for step ``step``, or None for no distillation."""
+        return None
+
+    # ------------------------------------------------------------------ step hooks
+    def check_model(self, model: "nn.Module") -> None:
+        """Refuse, with one line saying what to set, a model this sampler cannot train."""
+        net = getattr(model, "module", model)
+        sharing = getattr(net, "sharing", None)
+        if self.requires_sharing is not None and sharing not in self.requires_sharing:
+            need = " or ".join(sorted(self.requires_sharing))
+            raise ValueError(f"sampler={self.name} trains a supernet with {need} weight sharing, got "
+                             f"{type(net).__name__} (sharing={sharing!r}): set supernet={sorted(self.requires_sharing)[0]}")
+
+    def before_step(self, step: int, model: "nn.Module", optimizer: "torch.optim.Optimizer") -> None:
+        """Before step ``step`` draws its archs. A hook that changes weights in place must keep the
+        optimizer's per-parameter state (momentum) in step with them."""
+
+    def after_step(self, step: int, archs: Sequence[Arch], losses: Sequence[float]) -> None:
+        """After step ``step``: ``losses[j]`` is the training loss of ``archs[j]`` (mean over the
+        step's batch, over every rank under DDP), so adaptive samplers can learn from it."""
+
+    def describe(self, step: int) -> dict[str, Any]:
+        """Columns for progress bars and metrics.csv at step ``step``."""
+        return {"sampler": self.name}
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("name") != self.name:
+            raise ValueError(f"sampler state is for {state.get('name')!r}, this sampler is {self.name!r}")
+
+
+def overridden_hooks(sampler: Sampler, hooks: Sequence[str] = SCHEDULE_HOOKS) -> list[str]:
+    """The ``hooks`` that ``sampler``'s class overrides (i.e. are not the base's no-ops)."""
+    return [h for h in hooks if getattr(type(sampler), h) is not getattr(Sampler, h)]
 
 
 def step_rng(seed: int, step: int, salt: int = 0) -> np.random.Generator:
@@ -35,22 +102,17 @@ def step_rng(seed: int, step: int, salt: int = 0) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(step), int(salt)])
 
 
-class SeededSampler:
+class SeededSampler(Sampler):
     """Base for samplers whose only state is their seed and name."""
 
     name = "base"
-    same_batch = True
 
     def __init__(self, seed: int = 0):
         self.seed = int(seed)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed}
+        return {**super().state_dict(), "seed": self.seed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("name") != self.name:
-            raise ValueError(f"sampler state is for {state.get('name')!r}, this sampler is {self.name!r}")
+        super().load_state_dict(state)
         self.seed = int(state["seed"])
-
-    def describe(self, step: int) -> dict[str, Any]:
-        return {"sampler": self.name}

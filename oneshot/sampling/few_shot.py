@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..space.arch import Arch
-from .base import Sampler
+from .base import Sampler, overridden_hooks
 
 
-class FewShotSampler:
+class FewShotSampler(Sampler):
     """Round-robin over K slice samplers (one per sub-supernet of a few-shot split).
 
     Step ``s`` belongs to slice ``(s // steps_per_turn) % K`` and returns that slice's
@@ -20,7 +20,8 @@ class FewShotSampler:
     as progressive shrinking's phases do; without it ``train.epochs`` is split across K.
 
     The slice samplers must be plain ones (uniform, fair: ``step_archs`` and a seed, no
-    hooks, schedule or teacher) restricted to their slice's allowed choices.
+    schedule, teacher or ``before_step`` hook) restricted to their slice's allowed choices;
+    :meth:`after_step` feedback goes to the slice sampler that drew the step.
     """
 
     name = "few_shot"
@@ -29,8 +30,7 @@ class FewShotSampler:
                  epochs_per_slice: float | None = None):
         if not slice_samplers:
             raise ValueError("a few-shot sampler needs one sampler per slice, got none")
-        hooks = sorted({h for s in slice_samplers for h in ("teacher", "on_step_start", "configure", "lr_at")
-                        if hasattr(s, h)})
+        hooks = sorted({h for s in slice_samplers for h in overridden_hooks(s)})
         if hooks:
             raise ValueError(f"sampler {getattr(slice_samplers[0], 'name', '?')!r} has {hooks} hooks, which a "
                              "few-shot split does not drive: use sampler=uniform or sampler=fair")
@@ -51,7 +51,7 @@ class FewShotSampler:
 
     @property
     def same_batch(self) -> bool:
-        return getattr(self.samplers[0], "same_batch", True)
+        return self.samplers[0].same_batch
 
     @property
     def total_epochs(self) -> float | None:
@@ -64,8 +64,15 @@ class FewShotSampler:
     def step_archs(self, step: int) -> list[Arch]:
         return self.samplers[self.slice_at(step)].step_archs(step)
 
+    def check_model(self, model: Any) -> None:
+        for sampler in self.samplers:
+            sampler.check_model(model)
+
+    def after_step(self, step: int, archs: Sequence[Arch], losses: Sequence[float]) -> None:
+        self.samplers[self.slice_at(step)].after_step(step, archs, losses)
+
     def describe(self, step: int) -> dict[str, Any]:
-        inner = getattr(self.samplers[0], "name", "?")
+        inner = self.samplers[0].name
         return {"sampler": f"{self.name}:{inner}", "slice": self.slice_at(step)}
 
     # ------------------------------------------------------------------ state

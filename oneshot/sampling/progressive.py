@@ -36,11 +36,10 @@ Decisions:
 * **Learning rate.** ``lr_at`` is a cosine from the phase's ``lr`` to 0 within each
   phase (OFA restarts the schedule per phase); ``train.warmup_epochs`` is not applied.
 * **Channel re-sorting.** At the first step of each phase that newly enables
-  ``expand`` (the previous phase did not), :meth:`on_step_start` calls the supernet's
-  ``reorder_channels_by_importance(0)``. The largest arch computes the same function
-  afterwards. Optimizer state (SGD momentum, Adam moments) is per parameter, so it is
-  permuted with the same indices when the hook is given the optimizer; without it the
-  old buffers act on permuted channels for a few steps (a warning says so).
+  ``expand`` (the previous phase did not), :meth:`before_step` asks the supernet to
+  ``reorder_channels_by_importance(0, optimizer)``: the elastic blocks permute their
+  weights and the optimizer's per-parameter state (SGD momentum, Adam moments) with
+  them. The largest arch computes the same function afterwards.
 """
 from __future__ import annotations
 
@@ -50,10 +49,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..space.arch import Arch
 from ..space.space import SearchSpace
@@ -61,6 +57,10 @@ from ..supernet.elastic_dims import (ELASTIC_DIMS, available_dims, check_dims, c
                                      largest_arch, sample_arch, smallest_arch)
 from .base import SeededSampler, step_rng
 from .registry import register_sampler
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -141,46 +141,18 @@ def parse_phases(space: SearchSpace, phases: Any) -> tuple[Phase, ...]:
     return tuple(out)
 
 
-def _expand_channel_params(block: nn.Module) -> list[tuple[torch.Tensor, int]]:
-    """(parameter, dim) pairs that ``ElasticMBConv.reorder_channels`` permutes."""
-    return [(block.expand_conv.weight, 0), (block.expand_bn.weight, 0), (block.expand_bn.bias, 0),
-            (block.depthwise.conv.weight, 0), (block.depthwise_bn.weight, 0), (block.depthwise_bn.bias, 0),
-            (block.project_conv.weight, 1)]
-
-
-def permute_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module,
-                            perms: Sequence[torch.Tensor | None]) -> int:
-    """Apply the per-layer channel permutations ``perms`` (as returned by
-    ``reorder_channels_by_importance``) to ``optimizer``'s per-parameter state tensors
-    (momentum buffers, Adam moments); returns how many tensors were permuted."""
-    model = getattr(model, "module", model)
-    count = 0
-    with torch.no_grad():
-        for block, perm in zip(model.layers, perms):
-            if perm is None:
-                continue
-            for param, dim in _expand_channel_params(block):
-                if param is None:
-                    continue
-                for value in optimizer.state.get(param, {}).values():
-                    if torch.is_tensor(value) and value.shape == param.shape:
-                        value.copy_(value.index_select(dim, perm.to(value.device)))
-                        count += 1
-    return count
-
-
 class ProgressiveSampler(SeededSampler):
     """Once-for-All progressive shrinking: phases of elastic dims, sandwich option, KD.
 
     Call :meth:`configure` (the Trainer does) before asking for archs: it maps the
     phases' epochs to optimizer steps. ``total_epochs`` is the sum of the phases' epochs
     and overrides ``train.epochs``. ``requires_sharing`` names the supernet it trains
-    (:meth:`on_step_start` refuses any other before the first step runs).
+    (the Trainer refuses any other at construction).
     """
 
     name = "progressive"
     same_batch = True
-    requires_sharing = "elastic"
+    requires_sharing = frozenset({"elastic"})
 
     def __init__(self, space: SearchSpace, phases: Any = None, sandwich: bool = False, kd_weight: float = 1.0,
                  seed: int = 0, archs_per_step: int | None = None):
@@ -291,24 +263,14 @@ class ProgressiveSampler(SeededSampler):
             return None
         return self.largest, self.kd_weight
 
-    def on_step_start(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    def before_step(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Re-sort hidden channels by importance at the first step of a phase enabling 'expand'."""
-        net = getattr(model, "module", model)
-        if getattr(net, "sharing", None) != "elastic" or not hasattr(net, "reorder_channels_by_importance"):
-            raise ValueError(f"sampler=progressive trains an elastic supernet, got {type(net).__name__} "
-                             f"(sharing={getattr(net, 'sharing', None)!r}): set supernet=elastic")
         i = self.phase_index(step)
         if not self.resort[i] or step != self.phase_span(i)[0]:
             return
-        perms = net.reorder_channels_by_importance(0)
-        if optimizer is not None:
-            n = permute_optimizer_state(optimizer, net, perms)
-            log.info("step %d (phase %r): re-sorted channels by importance; permuted %d optimizer state tensors",
-                     step, self.phases[i].name, n)
-        else:
-            log.warning("step %d (phase %r): re-sorted channels by importance, but the optimizer was not passed "
-                        "to on_step_start, so its momentum buffers were not permuted with them", step,
-                        self.phases[i].name)
+        getattr(model, "module", model).reorder_channels_by_importance(0, optimizer)
+        log.info("step %d (phase %r): re-sorted channels by importance%s", step, self.phases[i].name,
+                 "" if optimizer is not None else " (no optimizer given: its momentum was not permuted)")
 
     def describe(self, step: int) -> dict[str, Any]:
         i = self.phase_index(step)

@@ -1,7 +1,10 @@
 """Build a sampler from its config name and options."""
 from __future__ import annotations
 
+import importlib
 import inspect
+import logging
+import pkgutil
 from typing import Any, Callable
 
 from ..space.space import SearchSpace
@@ -9,6 +12,8 @@ from .base import Sampler
 from .fair import FairSampler
 from .uniform import UniformConstraintSampler, UniformSampler
 
+log = logging.getLogger(__name__)
+_LOADED = False
 _BUILDERS: dict[str, Callable[..., Sampler]] = {
     "uniform": UniformSampler,
     "uniform_constraint": UniformConstraintSampler,
@@ -27,10 +32,17 @@ def sampler_names() -> list[str]:
 
 
 def _load_optional() -> None:
-    try:  # progressive shrinking lives with the elastic supernet
-        from . import progressive  # noqa: F401
-    except ImportError:
-        pass
+    """Import every module of this package once, so a sampler module that calls
+    :func:`register_sampler` needs no edit here (one whose dependencies are missing is skipped)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for module in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        try:
+            importlib.import_module(f"{__package__}.{module.name}")
+        except ImportError as e:
+            log.debug("sampler module %s not loaded: %s", module.name, e)
 
 
 def sampler_options(name: str) -> set[str] | None:

@@ -95,11 +95,13 @@ class ElasticSuperNet(nn.Module):
         net = SubNet(self.space, arch, copy.deepcopy(self.stem), ops, copy.deepcopy(self.head))
         return net.train(self.training)
 
-    def reorder_channels_by_importance(self, expand_stage: int = 0) -> list[torch.Tensor | None]:
+    def reorder_channels_by_importance(self, expand_stage: int = 0, optimizer: torch.optim.Optimizer | None = None
+                                       ) -> list[torch.Tensor | None]:
         """OFA's channel re-sorting in every layer (see :meth:`ElasticMBConv.reorder_channels`):
         the largest arch computes the same function afterwards and smaller expansions take
-        the most important hidden channels. Returns each layer's permutation."""
-        return [block.reorder_channels(expand_stage) for block in self.layers]
+        the most important hidden channels; ``optimizer``'s state (momentum) is permuted with
+        the weights. Returns each layer's permutation."""
+        return [block.reorder_channels(expand_stage, optimizer) for block in self.layers]
 
     def kernel_transform_parameters(self) -> list[nn.Parameter]:
         """The learned kernel-transformation matrices (e.g. to exclude them from weight decay)."""
@@ -110,9 +112,10 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def sort_channels(model: ElasticSuperNet, expand_stage: int = 0) -> list[torch.Tensor | None]:
+def sort_channels(model: ElasticSuperNet, expand_stage: int = 0,
+                  optimizer: torch.optim.Optimizer | None = None) -> list[torch.Tensor | None]:
     """Function form of :meth:`ElasticSuperNet.reorder_channels_by_importance`."""
     if not isinstance(model, ElasticSuperNet):
         raise TypeError(f"sort_channels needs an ElasticSuperNet, got {type(model).__name__} "
                         "(channel re-sorting only applies to sharing='elastic')")
-    return model.reorder_channels_by_importance(expand_stage)
+    return model.reorder_channels_by_importance(expand_stage, optimizer)

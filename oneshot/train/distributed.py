@@ -136,3 +136,13 @@ def all_reduce_scalar(value: float, ctx: DistContext, device: torch.device) -> f
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t.item())
+
+
+def mean_over_ranks(values: list[float], ctx: DistContext, device: torch.device) -> list[float]:
+    """Each value averaged over ranks in one all-reduce (every rank then feeds a sampler the same
+    numbers, so its adaptive draws stay identical across ranks); unchanged without DDP."""
+    if not ctx.enabled or not values:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return (t / ctx.world_size).tolist()

@@ -20,7 +20,7 @@ from ..sampling.base import Sampler
 from ..io import atomic_write_text
 from .checkpoint import (NonFiniteCheckpointError, load_checkpoint, non_finite_tensors, rng_state, save_checkpoint,
                          set_rng_state)
-from .distributed import DistContext, all_reduce_scalar, average_gradients, shard
+from .distributed import DistContext, all_reduce_scalar, average_gradients, mean_over_ranks, shard
 from ..checks import TRAIN_RULES, check_settings
 from ..errors import OneshotError
 
@@ -73,10 +73,10 @@ class Trainer:
     pure functions of ``(seed, step)``, so :meth:`resume` continues to exactly the
     result of an uninterrupted run.
 
-    Optional sampler hooks (see :class:`~oneshot.sampling.base.Sampler`):
-    ``total_epochs`` (overrides ``settings.epochs``), ``configure(steps_per_epoch,
-    total_batches, base_lr)`` called once, ``lr_at(step, batch)`` (per-phase learning
-    rates), ``on_step_start(step, model)``, ``teacher(step)`` and ``describe(step)``.
+    The sampler's hooks (see :class:`~oneshot.sampling.base.Sampler`): ``check_model`` and
+    ``configure`` once here, ``total_epochs`` (overrides ``settings.epochs``); per step
+    ``before_step``, ``step_archs``, ``teacher``, ``lr_at`` (None: this trainer's schedule),
+    ``after_step`` with each arch's loss, and ``describe`` for progress and metrics.
 
     ``callbacks`` are objects with any of ``on_step_end(trainer, info)``,
     ``on_epoch_end(trainer, row)`` (may add columns to the metrics row, on every rank)
@@ -94,6 +94,7 @@ class Trainer:
         self.channels_last = runtime.use_channels_last(settings.channels_last, self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        sampler.check_model(model)
         self.sampler = sampler
         self.data = data.to(self.device)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -108,11 +109,9 @@ class Trainer:
         if self.steps_per_epoch < 1:
             raise ValueError(f"train.batch_size={settings.batch_size} exceeds the {len(data.train)} training images")
         # a sampler with its own schedule (progressive shrinking's phases) sets the length
-        epochs = getattr(sampler, "total_epochs", None) or settings.epochs
+        epochs = sampler.total_epochs or settings.epochs
         self.total_batches = max(1, int(round(epochs * self.steps_per_epoch)))
-        configure = getattr(sampler, "configure", None)
-        if configure is not None:
-            configure(steps_per_epoch=self.steps_per_epoch, total_batches=self.total_batches, base_lr=settings.lr)
+        sampler.configure(steps_per_epoch=self.steps_per_epoch, total_batches=self.total_batches, base_lr=settings.lr)
         self.step = 0  # optimizer steps taken
         self.batch = 0  # training batches consumed
         self.history: list[dict[str, Any]] = []
@@ -232,14 +231,12 @@ class Trainer:
     def train_step(self) -> dict[str, Any]:
         """One optimizer step over the sampler's archs for ``self.step``."""
         start = time.perf_counter()
-        hook = getattr(self.sampler, "on_step_start", None)
-        if hook is not None:
-            hook(self.step, self.model, self.optimizer)  # in-place weight changes must permute optimizer state
+        self.sampler.before_step(self.step, self.model, self.optimizer)
         archs = self.sampler.step_archs(self.step)
-        teacher_fn = getattr(self.sampler, "teacher", None)
-        teacher = teacher_fn(self.step) if teacher_fn is not None else None
-        sampler_lr = getattr(self.sampler, "lr_at", None)
-        lr = sampler_lr(self.step, self.batch) if sampler_lr is not None else self.lr_at(self.batch / self.total_batches)
+        teacher = self.sampler.teacher(self.step)
+        lr = self.sampler.lr_at(self.step, self.batch)
+        if lr is None:
+            lr = self.lr_at(self.batch / self.total_batches)
         self._last_lr = lr
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -249,9 +246,10 @@ class Trainer:
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         self.optimizer.zero_grad(set_to_none=True)
-        same = getattr(self.sampler, "same_batch", True)
+        same = self.sampler.same_batch
         x, y = self._batch(self.batch)
-        losses, correct, images = 0.0, 0, 0
+        arch_losses: list[float] = []
+        correct, images = 0, 0
         t_logits = None
         if teacher is not None and same and teacher[1] > 0 and any(tuple(a) != tuple(teacher[0]) for a in archs):
             # one teacher forward per step: weights and batch are the same for every student arch
@@ -272,7 +270,7 @@ class Trainer:
                     "Lower train.lr, keep train.grad_clip on, or check the data"
                 )
             self.scaler.scale(loss).backward()
-            losses += loss.item()
+            arch_losses.append(loss.item())
             correct += (logits.argmax(1) == y).sum().item()
             images += len(y)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -283,6 +281,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.sampler.after_step(self.step, archs, mean_over_ranks(arch_losses, self.dist, self.device))
+        losses = sum(arch_losses)
         self.batch += 1 if same else len(archs)
         self.step += 1
         acc = self._epoch_acc
@@ -310,9 +310,7 @@ class Trainer:
             "seconds": acc["seconds"], "images_per_s": acc["images"] / max(1e-9, acc["seconds"]),
             "archs_per_step": acc["forwards"] / max(1, acc["steps"]), "partial": partial,
         }
-        describe = getattr(self.sampler, "describe", None)
-        if describe is not None:
-            row.update(describe(max(0, self.step - 1)))
+        row.update(self.sampler.describe(max(0, self.step - 1)))
         self._notify("on_epoch_end", row)
         log.info("epoch %d%s: loss %.4f acc %.2f%% (%.1f img/s)", epoch, " (partial)" if partial else "",
                  row["train_loss"], row["train_acc"], row["images_per_s"])
@@ -350,9 +348,7 @@ class Trainer:
                 bar.update(self.batch - before)
                 self._notify("on_step_end", info)
                 post = {"loss": f"{info['loss']:.3f}", "lr": f"{info['lr']:.4f}"}
-                describe = getattr(self.sampler, "describe", None)
-                if describe is not None:
-                    post.update({k: v for k, v in describe(self.step - 1).items() if k != "sampler"})
+                post.update({k: v for k, v in self.sampler.describe(self.step - 1).items() if k != "sampler"})
                 bar.set_postfix(post, refresh=False)
                 epoch_now = self.batch // self.steps_per_epoch
                 ended = epoch_now > epoch_before or self.batch >= self.total_batches

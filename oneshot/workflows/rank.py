@@ -41,6 +41,7 @@ from ..evaluate import ground_truth as gt
 from ..evaluate.constrained import BAND_LOW, DEFAULT_CAPS
 from ..evaluate.ranking import PROXIES, fuse_ranks, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
 from ..evaluate.zero_cost import ZERO_COST_PROXIES
+from ..evaluate.supernet_evaluator import SupernetEvaluator
 from . import rank_constrained as rc
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
@@ -185,6 +186,27 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     notes = _check_data(state, cfg, opts)
     data = build.data_from_config(cfg, space)
     truth = _ground_truth(opts, cfg, space, data, ckpt)
+    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
+                                           cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
+    context = {"checkpoint": str(ckpt), "data": cfg.data.name, "evaluator": build.plain(cfg.evaluator)}
+    return rank_supernet(evaluator, truth, opts, out_dir, context=context, notes=notes)
+
+
+def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: RankOptions, out_dir: "str | Path", *,
+                  context: dict[str, Any] | None = None, notes: list[str] | None = None) -> RankResult:
+    """Rank a FLOPs-stratified sample of ``evaluator.space``'s archs by the supernet behind
+    ``evaluator`` and by ``truth``, score both, the free proxies (zero-cost included) and the
+    constrained metrics, and write the files into ``out_dir``.
+
+    ``context`` adds keys to the summary (checkpoint, data, evaluator settings); ``notes`` are
+    caveats carried into it."""
+    opts.check()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    space, notes = evaluator.space, list(notes or [])
+    context = {"checkpoint": evaluator.checkpoint_id, "data": evaluator.data.name,
+               "evaluator": asdict(evaluator.settings), **(context or {})}
 
     candidates = None
     if opts.sample == "ground_truth":
@@ -200,11 +222,8 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
 
     truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
-    cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
-    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
-                                  cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
     ev = evaluator.evaluate(archs)
-    zero_cost = _zero_cost(opts, space, data, archs, cache, cfg)
+    zero_cost = _zero_cost(opts, evaluator, archs)
 
     frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
                           "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],
@@ -229,10 +248,10 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     best_by = rc.best_by_metric(taus, table, proxy_names)
     best = best_by["global"]
     vs_best = paired_tau_gain(scores["supernet"], scores[best], y, opts.bootstrap, opts.confidence, opts.sample_seed)
-    picks = _picks(opts, space, truth, evaluator, data, cache, cfg, zero_cost)
+    picks = _picks(opts, truth, evaluator, zero_cost)
     summary = {
-        "checkpoint": str(ckpt), "space": space.name, "data": cfg.data.name, "ground_truth": truth.name,
-        "recalibrate": bool(cfg.evaluator.recalibrate), "n": len(frame),
+        "checkpoint": context["checkpoint"], "space": space.name, "data": context["data"],
+        "ground_truth": truth.name, "recalibrate": bool(evaluator.settings.recalibrate), "n": len(frame),
         **{k: _clean(v) for k, v in main.items() if k != "predictor"},
         "proxies": {row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
                     for row in table.iloc[len(predictors):].to_dict("records")},
@@ -246,7 +265,7 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
                                         if k not in ("predictor", "baseline", "metric")}}
             for metric, proxy in best_by.items()},
         "picks": rc.pick_summary(picks) if len(picks) else {},
-        "options": asdict(opts), "evaluator": build.plain(cfg.evaluator), "notes": notes,
+        "options": asdict(opts), "evaluator": context["evaluator"], "notes": notes,
         "evaluated": int(evaluator.stats["computed"]), "cache_hits": int(evaluator.stats["cache_hits"]),
     }
     if opts.fuse:
@@ -280,19 +299,20 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     return RankResult(frame, table, summary, out_dir, space)
 
 
-def _zero_cost(opts: RankOptions, space: SearchSpace, data, archs, cache, cfg: DictConfig) -> dict[str, np.ndarray]:
+def _zero_cost(opts: RankOptions, evaluator: SupernetEvaluator, archs) -> dict[str, np.ndarray]:
+    """The zero-cost proxies' scores of ``archs`` on the evaluator's data, through its cache."""
     if not opts.zero_cost:
         return {}
     from ..evaluate.zero_cost import zero_cost_scores
 
-    return zero_cost_scores(space, data, archs, opts.zero_cost, batch_size=opts.zero_cost_batch,
-                            seed=opts.zero_cost_seed, cache=cache, device=cfg.runtime.device,
-                            progress=cfg.runtime.progress)
+    return zero_cost_scores(evaluator.space, evaluator.data, archs, opts.zero_cost, batch_size=opts.zero_cost_batch,
+                            seed=opts.zero_cost_seed, cache=evaluator.cache, device=evaluator.device,
+                            progress=evaluator.progress)
 
 
-def _picks(opts: RankOptions, space: SearchSpace, truth, evaluator, data, cache, cfg: DictConfig,
-           zero_cost: dict) -> pd.DataFrame:
+def _picks(opts: RankOptions, truth, evaluator: SupernetEvaluator, zero_cost: dict) -> pd.DataFrame:
     """Constrained-pick regret per cap over the ground truth's whole table (empty without a table)."""
+    space = evaluator.space
     known = truth.known() if opts.picks or opts.search_picks else None
     if not known:
         if opts.picks or opts.search_picks:
@@ -302,12 +322,12 @@ def _picks(opts: RankOptions, space: SearchSpace, truth, evaluator, data, cache,
     table = rc.table_frame(space, known, truth.accuracy(known))
     proxies = list(PROXIES)
     if opts.zero_cost_picks and zero_cost:
-        table = table.assign(**_zero_cost(opts, space, data, known, cache, cfg))
+        table = table.assign(**_zero_cost(opts, evaluator, known))
         proxies += list(zero_cost)
     frames = [rc.proxy_picks(table, proxies, opts.caps)] if opts.picks else []
     if opts.search_picks:
         frames.append(rc.search_picks(space, evaluator, table, opts.caps, budget=opts.pick_budget,
-                                      seeds=range(opts.pick_seeds), progress=cfg.runtime.progress))
+                                      seeds=range(opts.pick_seeds), progress=evaluator.progress))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -85,7 +85,7 @@ def proxy_picks(table: pd.DataFrame, proxies: Sequence[str], caps: Sequence[floa
 def search_picks(space: SearchSpace, evaluator, table: pd.DataFrame, caps: Sequence[float], *, budget: int,
                  seeds: Sequence[int], predictor: str = "supernet", progress: bool = False) -> pd.DataFrame:
     """NSGA-II over ``evaluator`` per cap and seed (accuracy vs FLOPs, FLOPs <= cap); regret from ``table``."""
-    from ..search import DEFAULTS, NASProblem, run_search
+    from ..search import NASProblem, run_search
 
     truth = dict(zip(table["arch"], table["accuracy"]))
     costs = CostModel(space)
@@ -97,8 +97,7 @@ def search_picks(space: SearchSpace, evaluator, table: pd.DataFrame, caps: Seque
         best = float(table.loc[feasible, "accuracy"].max())
         problem = NASProblem(space, evaluator, objectives=("accuracy", "flops"), constraints={"flops_max": cap})
         for seed in seeds:
-            generations = 2 * math.ceil(budget / DEFAULTS["pop_size"]) + 2
-            result = run_search(problem, "nsga2", seed=seed, max_evaluations=budget, generations=generations,
+            result = run_search(problem, "nsga2", seed=seed, max_evaluations=budget, generations=None,
                                 progress=progress)
             pick = result.best
             if pick is None:

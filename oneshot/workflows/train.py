@@ -31,10 +31,6 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     sampler = build.sampler_from_config(cfg, space)
     data = build.data_from_config(cfg, space)
     runtime.seed_everything(settings.seed)
-    needs = getattr(sampler, "requires_sharing", None)
-    if needs and needs != cfg.supernet.sharing:
-        raise ValueError(f"sampler={cfg.sampler.name} trains a {needs} supernet, but supernet={cfg.supernet.sharing}: "
-                         f"set supernet={needs}")
     ckpt = build.checkpoint_path(cfg)
     spec = {"sharing": cfg.supernet.sharing}
     if is_few_shot(cfg):  # K sub-supernets from a one-shot checkpoint, a sampler per slice

@@ -11,7 +11,7 @@ import torch
 
 from oneshot.data import load_synthetic
 from oneshot.sampling import build_sampler
-from oneshot.sampling.progressive import ProgressiveSampler, ofa_phases, permute_optimizer_state
+from oneshot.sampling.progressive import ProgressiveSampler, ofa_phases
 from oneshot.space import SearchSpace
 from oneshot.supernet import ElasticSuperNet, SuperNet, allowed_mask, largest_arch, smallest_arch
 from oneshot.train import Trainer, TrainSettings, load_checkpoint
@@ -50,10 +50,6 @@ def _trainer(space, data, path, max_steps=None, **kw) -> Trainer:
     s = TrainSettings(epochs=99, batch_size=16, lr=0.07, max_steps=max_steps, seed=0)
     t = Trainer(ElasticSuperNet(space), ProgressiveSampler(space, phases=PHASES, seed=0, **kw), data, s,
                 checkpoint_path=path, device="cpu", progress=False)
-    hook = t.sampler.on_step_start
-    # pass the optimizer so momentum is permuted with the channels (works whether or not
-    # the Trainer already passes it itself)
-    t.sampler.on_step_start = lambda step, model, optimizer=None: hook(step, model, optimizer or t.optimizer)
     return t
 
 
@@ -168,13 +164,13 @@ def test_resort_keeps_largest_function_and_momentum(space):
     stale_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
 
     s = sampler(space)
-    s.on_step_start(12, net, opt)  # first step of the expand phase: re-sort + permute momentum
+    s.before_step(12, net, opt)  # first step of the expand phase: re-sort + permute momentum
     stale_net.reorder_channels_by_importance(0)  # re-sort without touching momentum
     net.eval(), plain_net.eval()
     with torch.no_grad():
         torch.testing.assert_close(net(x, big), plain_net(x, big), atol=1e-5, rtol=1e-5)
     assert not torch.equal(net.layers[0].project_conv.weight, plain_net.layers[0].project_conv.weight)
-    s.on_step_start(13, net, opt)  # not a phase start: no second re-sort
+    s.before_step(13, net, opt)  # not a phase start: no second re-sort
     net.train(), plain_net.train(), stale_net.train()
     sgd_step(net, opt), sgd_step(plain_net, plain_opt), sgd_step(stale_net, stale_opt)  # training continues
     for m in (net, plain_net, stale_net):
@@ -186,7 +182,6 @@ def test_resort_keeps_largest_function_and_momentum(space):
     drift = max(float((a.expand_conv.weight - b.expand_conv.weight).detach().abs().max())
                 for a, b in zip(stale_net.layers, net.layers))
     assert drift > 5e-5, drift  # fp noise is ~1e-7
-    assert permute_optimizer_state(opt, net, [None] * len(net.layers)) == 0
 
 
 def test_bad_input_fails_at_construction(space):
@@ -219,7 +214,7 @@ def test_bad_input_fails_at_construction(space):
     with pytest.raises(RuntimeError, match="configure"):
         ProgressiveSampler(space, phases=PHASES).step_archs(0)
     with pytest.raises(ValueError, match="supernet=elastic"):
-        sampler(space).on_step_start(0, SuperNet(space))
+        sampler(space).check_model(SuperNet(space))
     other = [dict(p) for p in PHASES]
     other[1]["lr"] = 0.5
     with pytest.raises(ValueError, match="cannot resume.*phases"):
@@ -266,3 +261,38 @@ def test_default_config_runs_as_shipped(tmp_path):
     s = sampler_from_config(cfg, space_from_config(cfg))
     assert [p.name for p in s.phases] == ["largest", "kernel", "depth", "expand"]
     assert s.total_epochs == cfg.train.epochs
+
+
+def test_resort_permutes_squeeze_excite_momentum_too():
+    """Regression: the SE's hidden-channel weights move with the re-sort, so must their momentum
+    (the sampler once permuted only the expand/depthwise/project state)."""
+    se_space = SearchSpace({**SPACE, "ops": [op.replace("mbconv", "mbconv_se") for op in OPS[:-1]] + ["skip"]})
+    torch.manual_seed(2)
+    net = ElasticSuperNet(se_space)
+    big = largest_arch(se_space)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 4, (8,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+
+    def sgd_step(model, optimizer):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x, big), y).backward()
+        optimizer.step()
+
+    for _ in range(3):
+        sgd_step(net, opt)
+    plain_net = copy.deepcopy(net)
+    plain_opt = torch.optim.SGD(plain_net.parameters(), lr=0.05, momentum=0.9)
+    plain_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    perms = copy.deepcopy(net).reorder_channels_by_importance(0)  # the permutation the re-sort applies
+    s = ProgressiveSampler(se_space, phases=PHASES)
+    s.configure(steps_per_epoch=SPE, total_batches=4 * SPE, base_lr=0.07)
+    s.before_step(12, net, opt)
+    sgd_step(net, opt), sgd_step(plain_net, plain_opt)
+    for block, plain, perm in zip(net.layers, plain_net.layers, perms):
+        if perm is None:
+            continue
+        assert not torch.equal(perm, torch.arange(len(perm)))
+        for got, want in [(block.se.reduce.weight, plain.se.reduce.weight[:, perm]),
+                          (block.se.expand.weight, plain.se.expand.weight[perm]),
+                          (block.se.expand.bias, plain.se.expand.bias[perm])]:
+            torch.testing.assert_close(got, want, atol=1e-6, rtol=0)  # same trajectory, permuted
