@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..errors import UnsatisfiableError
+from ..errors import UnsatisfiableError, UserInputError
 from ..data.tensors import ImageData
 from ..evaluate.supernet_evaluator import load_supernet
 from ..io import atomic_path, atomic_write_bytes, write_json
@@ -68,11 +68,17 @@ def recalibrated_subnet(checkpoint: "str | Path", arch: "str | Sequence[int]", d
 
 def load_exported_subnet(weights: "str | Path", subnet_json: "str | Path") -> SubNet:
     """Rebuild an exported subnet from its ``state_dict`` file and subnet json (no supernet needed)."""
-    _, config = load_subnet(subnet_json)
-    if "space_config" not in config:
-        raise ValueError(f"{subnet_json}: no 'space_config' (not written by oneshot-export)")
-    space = SearchSpace(config["space_config"])
-    net = SubNet.build(space, space.parse(config["arch"]))
+    import json
+
+    try:
+        space_config = json.loads(Path(subnet_json).read_text()).get("space_config")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+        raise UserInputError(f"{subnet_json} is not a subnet config written by oneshot-export ({e})") from None
+    if not isinstance(space_config, dict):
+        raise UserInputError(f"{subnet_json}: no 'space_config' (not written by oneshot-export)")
+    space = SearchSpace(space_config)
+    arch, _ = load_subnet(subnet_json, space)  # checks the fingerprint, the arch and the ops against it
+    net = SubNet.build(space, arch)
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 

@@ -51,7 +51,9 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     out = tmp_path / "nb" / "ranking"
     summary = json.loads((out / "ranking_summary.json").read_text())
     assert summary["n"] == (10 if full else 4) and summary["ground_truth"] == "standalone"
-    assert set(summary["proxies"]) == {"flops", "params", "non_identity"}
+    from oneshot.evaluate.zero_cost import ZERO_COST_PROXIES
+
+    assert set(summary["proxies"]) == {"flops", "params", "non_identity", *ZERO_COST_PROXIES}
     assert (out / "kendall.png").is_file() and (out / "ranking.csv").is_file()
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the scatter / op-preference figure was not displayed"
