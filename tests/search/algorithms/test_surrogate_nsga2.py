@@ -32,12 +32,21 @@ def test_files_and_per_iteration_accounting(nbm_space, make_synthetic, tmp_path)
     assert (log["selected"] == 6).all() and log["cv_tau"].between(-1, 1).all()
 
 
+def test_all_of_an_iteration_can_go_to_local_refinement(nbm_space, make_synthetic):
+    problem = NASProblem(nbm_space, make_synthetic(nbm_space))
+    result = run_search(problem, "surrogate_nsga2", seed=0, generations=3, max_evaluations=None,
+                        initial=30, per_iteration=5, exploit=5, inner_generations=3)
+    assert list(result.history["evaluations"]) == [30, 35, 40]
+
+
 def test_bad_options(nbm_space, synthetic):
     problem = NASProblem(nbm_space, synthetic)
     with pytest.raises(ValueError, match="unknown predictor 'svm'"):
         run_search(problem, "surrogate_nsga2", predictors=["ridge", "svm"])
     with pytest.raises(ValueError, match="selection"):
         run_search(problem, "surrogate_nsga2", selection="best")
+    with pytest.raises(ValueError, match="exploit_radius"):
+        run_search(problem, "surrogate_nsga2", exploit_radius=0)
 
 
 def test_neighbours_are_every_genome_within_the_radius():
