@@ -158,8 +158,8 @@ class StandaloneTruth:
     Results go to a CSV ``store`` (one row per arch and settings key) rewritten
     atomically after every arch, so a long ground truth builds up over several runs
     and an interrupted run loses at most the arch in training. The key hashes the
-    space, the data and the training/evaluation settings: rows trained otherwise
-    are kept in the file but not used.
+    space, the content of the training and evaluated images and the training/evaluation
+    settings: rows trained otherwise are kept in the file but not used.
     """
 
     COLUMNS = ("arch", "accuracy", "loss", "key", "epochs", "seed", "seconds", "created")
@@ -171,9 +171,14 @@ class StandaloneTruth:
         self.space, self.data, self.settings = space, data, settings
         self.store = Path(store)
         self.split, self.val_images, self.device, self.progress = split, val_images, device, progress
+        # the content of the images trained on and scored (so the data seed, the split sizes and the
+        # source all count), not only their name: a store is reused across runs and data versions
+        evaluated = getattr(data, split)
         blob = json.dumps({"space": space.fingerprint(), "data": data.name, "shape": list(data.image_shape),
                            "train_images": len(data.train), "settings": asdict(settings), "split": split,
-                           "val_images": val_images}, sort_keys=True)
+                           "val_images": val_images, "train_digest": data.train.digest(),
+                           "eval_digest": evaluated.digest() if evaluated is not None else None, "mean": list(map(float, data.mean)),
+                           "std": list(map(float, data.std))}, sort_keys=True)
         self.key = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self.trained = 0
 

@@ -200,6 +200,20 @@ def test_standalone_truth_builds_up_a_store_across_runs(tiny_space, tiny_data, t
     assert [str(x) for x in second.known()] == ["12100", "22222", "12010"]
 
 
+def test_standalone_truth_key_covers_the_data_content_not_only_its_name(tiny_space, tiny_data, tmp_path):
+    """Same source, sizes and settings, another data seed (other images in each split): the rows of one
+    must never be served as the ground truth of the other."""
+    settings = TrainSettings(epochs=1, batch_size=32)
+    reseeded = load_synthetic(size=16, num_classes=4, train_images=128, val_images=64, test_images=32, seed=5)
+    assert reseeded.name == tiny_data.name and len(reseeded.train) == len(tiny_data.train)
+    keys = {gt.StandaloneTruth(tiny_space, data, settings, tmp_path / "s.csv", split=split, progress=False).key
+            for data in (tiny_data, reseeded) for split in ("val", "test")}
+    assert len(keys) == 4
+    same = gt.StandaloneTruth(tiny_space, load_synthetic(size=16, num_classes=4, train_images=128, val_images=64,
+                                                          test_images=32), settings, tmp_path / "s.csv", progress=False)
+    assert same.key == gt.StandaloneTruth(tiny_space, tiny_data, settings, tmp_path / "s.csv", progress=False).key
+
+
 # ------------------------------------------------------------------ the workflow
 _CHECKPOINT: dict = {}
 
