@@ -62,6 +62,11 @@ class DnasStrategy(TrainingStrategy):
         return torch.optim.Adam([self.alpha.logits], lr=s.arch_lr, betas=tuple(s.arch_betas), eps=s.arch_eps,
                                 weight_decay=s.arch_weight_decay)
 
+    @staticmethod
+    def uniform_probs(space: SearchSpace) -> torch.Tensor:
+        """``softmax`` of all-zero alpha: the start of every search."""
+        return ArchParameters(space.num_choices).probs().detach()
+
     # ------------------------------------------------------------------ setup
     def check_model(self, model: nn.Module) -> None:
         net = getattr(model, "module", model)
