@@ -106,7 +106,8 @@ def _run(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)
     trainer.fit()
-    arch = strategy.derived_arch()
+    if trainer.batch % trainer.steps_per_epoch:  # stopped mid-epoch (train.max_steps): record where alpha is
+        strategy.record(round(trainer.batch / trainer.steps_per_epoch, 3))
     if ctx.is_main:
         AlphaTrajectory(space, out_dir).write(strategy.trajectory)
     return export_derived(cfg, space, trainer, strategy, data, cost_info, out_dir / "best_subnet.json", ctx)
