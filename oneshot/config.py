@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from .dnas.settings import CostLossSettings, DnasSettings
 from .train.trainer import TrainSettings
 
 
@@ -241,6 +242,8 @@ class OneshotConfig:
     runtime: RuntimeSchema = field(default_factory=RuntimeSchema)
     rank: RankSchema = field(default_factory=RankSchema)
     export: ExportSchema = field(default_factory=ExportSchema)
+    method: DnasSettings = field(default_factory=DnasSettings)  # oneshot-dnas: the relaxation (conf/method/)
+    cost: CostLossSettings = field(default_factory=CostLossSettings)  # oneshot-dnas: the cost loss
     extra: Any = None  # free-form app-specific settings (lut, rank)
 
 

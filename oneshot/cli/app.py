@@ -24,7 +24,7 @@ log = logging.getLogger("oneshot")
 
 #: config groups of every app (a file given to one of them gets a hint, not Hydra's lookup error)
 CONFIG_GROUPS = ("space", "supernet", "data", "sampler", "train", "evaluator", "search", "constraint", "device",
-                 "runtime")
+                 "runtime", "method")
 
 
 def config_file_hint(args: list[str]) -> str | None:

@@ -1,4 +1,4 @@
-"""One training loop for every sampler: sum the gradients of a step's archs, step once."""
+"""One training loop for every sampler and training strategy: checkpoints, resume, AMP, DDP, metrics."""
 from __future__ import annotations
 
 import logging
@@ -20,7 +20,8 @@ from ..sampling.base import Sampler
 from ..io import atomic_write_text
 from .checkpoint import (NonFiniteCheckpointError, load_checkpoint, non_finite_tensors, rng_state, save_checkpoint,
                          set_rng_state)
-from .distributed import DistContext, all_reduce_scalar, average_gradients, mean_over_ranks, shard
+from .distributed import DistContext, all_reduce_scalar, shard
+from .strategy import TrainingStrategy, as_strategy
 from ..checks import TRAIN_RULES, check_settings
 from ..errors import OneshotError
 
@@ -65,9 +66,14 @@ class TrainSettings:
 
 
 class Trainer:
-    """Trains a supernet (or a stand-alone subnet) with any :class:`Sampler`.
+    """Trains a supernet (or a stand-alone subnet) with any :class:`Sampler` or
+    :class:`~oneshot.train.strategy.TrainingStrategy` (a sampler is run by
+    :class:`~oneshot.train.strategy.SamplerStrategy`; differentiable search is another strategy).
 
-    Each optimizer step asks the sampler for its archs, runs forward/backward for
+    The strategy owns one optimizer step (:meth:`train_step` calls ``strategy.run_step(self)``
+    and keeps the books); the helpers it uses are :meth:`batch_at`, :meth:`set_lr`,
+    :meth:`train_mode`, :meth:`loss`, :meth:`check_loss` and :meth:`clip_and_step`.
+    With a sampler, each optimizer step asks the sampler for its archs, runs forward/backward for
     each (one shared batch, or one batch each when ``sampler.same_batch`` is False),
     sums their gradients, clips and steps once. Batches, archs and augmentation are
     pure functions of ``(seed, step)``, so :meth:`resume` continues to exactly the
@@ -83,7 +89,8 @@ class Trainer:
     and ``on_fit_end(trainer)``: reference-subnet validation, TensorBoard.
     """
 
-    def __init__(self, model: nn.Module, sampler: Sampler, data: ImageData, settings: TrainSettings, *,
+    def __init__(self, model: nn.Module, sampler: "Sampler | TrainingStrategy", data: ImageData,
+                 settings: TrainSettings, *,
                  checkpoint_path: "str | Path | None" = None, metrics_path: "str | Path | None" = None,
                  device: "str | torch.device" = "auto", extra_state: dict[str, Any] | None = None,
                  progress: bool = True, dist: DistContext | None = None, callbacks: Sequence[Any] = ()):
@@ -94,8 +101,10 @@ class Trainer:
         self.channels_last = runtime.use_channels_last(settings.channels_last, self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        sampler.check_model(model)
-        self.sampler = sampler
+        self.strategy = as_strategy(sampler)
+        self.strategy.check_model(model)
+        #: the sampler (the strategy itself when it is not a sampler's)
+        self.sampler = getattr(self.strategy, "sampler", self.strategy)
         self.data = data.to(self.device)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.metrics_path = Path(metrics_path) if metrics_path else None
@@ -109,15 +118,17 @@ class Trainer:
         if self.steps_per_epoch < 1:
             raise ValueError(f"train.batch_size={settings.batch_size} exceeds the {len(data.train)} training images")
         # a sampler with its own schedule (progressive shrinking's phases) sets the length
-        epochs = sampler.total_epochs or settings.epochs
+        epochs = self.strategy.total_epochs or settings.epochs
         self.total_batches = max(1, int(round(epochs * self.steps_per_epoch)))
-        sampler.configure(steps_per_epoch=self.steps_per_epoch, total_batches=self.total_batches, base_lr=settings.lr)
+        self.strategy.configure(steps_per_epoch=self.steps_per_epoch, total_batches=self.total_batches,
+                                base_lr=settings.lr)
         self.step = 0  # optimizer steps taken
         self.batch = 0  # training batches consumed
         self.history: list[dict[str, Any]] = []
         self._epoch_acc = self._new_acc()
         self.last_saved_step: int | None = None
         self._last_lr = settings.lr
+        self.strategy.attach(self)
 
     # ---------------------------------------------------------------- setup
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -149,7 +160,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "sampler": self.sampler.state_dict(),
+            self.strategy.checkpoint_key: self.strategy.state_dict(),
             "train": {"step": self.step, "batch": self.batch, "total_batches": self.total_batches,
                       "complete": self.batch >= self.total_batches, "settings": asdict(self.settings)},
             "epoch_acc": dict(self._epoch_acc),
@@ -169,7 +180,8 @@ class Trainer:
     def _check_finite(self) -> None:
         """Stop (every rank together) when a weight, BN statistic or optimizer state became NaN/inf:
         a finite loss can still leave them so, and such a state is never a "good" checkpoint."""
-        bad = non_finite_tensors({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()})
+        bad = non_finite_tensors({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                  self.strategy.checkpoint_key: self.strategy.finite_state()})
         if all_reduce_scalar(float(bool(bad)), self.dist, self.device) == 0.0:
             return
         kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
@@ -187,7 +199,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
-        self.sampler.load_state_dict(state["sampler"])
+        self.strategy.load_state_dict(state[self.strategy.checkpoint_key])
         self.step, self.batch = int(state["train"]["step"]), int(state["train"]["batch"])
         if int(state["train"]["total_batches"]) != self.total_batches:
             raise ValueError(
@@ -204,18 +216,63 @@ class Trainer:
         return True
 
     # --------------------------------------------------------------- training
-    def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.data.train_batch(index, self.settings.batch_size, self.settings.seed)
+    def batch_at(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global training batch ``index``, this rank's shard, in the model's memory format."""
+        return self.prepare(*self.data.train_batch(index, self.settings.batch_size, self.settings.seed))
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = shard(x, self.dist), shard(y, self.dist)  # every rank slices the same global batch
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor, arch, teacher,
-              t_logits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def set_lr(self, lr: float | None = None) -> float:
+        """Set the weight optimizer's learning rate (None: this trainer's schedule); returns it."""
+        if lr is None:
+            lr = self.lr_at(self.batch / self.total_batches)
+        self._last_lr = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def train_mode(self) -> None:
+        """Model in train mode (BN frozen in eval mode with ``train.freeze_bn``)."""
+        self.model.train()
+        if self.settings.freeze_bn:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+    def check_loss(self, loss: torch.Tensor, what: str) -> None:
+        """Stop (every rank together) on a NaN/inf loss, naming ``what`` produced it."""
+        finite = bool(torch.isfinite(loss))
+        if self.dist.enabled:  # every rank stops together, or none does
+            finite = all_reduce_scalar(0.0 if finite else 1.0, self.dist, self.device) == 0.0
+        if not finite:
+            kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
+                    if self.last_saved_step is not None else "no checkpoint was written yet")
+            raise NonFiniteLossError(f"step {self.step}: loss is {loss.item()} for {what}; {kept}. "
+                                     "Lower train.lr, keep train.grad_clip on, or check the data")
+
+    def clip_and_step(self) -> None:
+        """Unscale, clip (``train.grad_clip``) and step the weight optimizer; update the AMP scaler."""
+        if self.settings.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    def teacher_logits(self, x: torch.Tensor, arch) -> torch.Tensor:
+        with torch.no_grad(), runtime.autocast(self.device, self.amp_dtype):
+            return self.model(x, arch)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, arch, teacher,
+             t_logits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy of ``arch`` on ``(x, y)`` (plus distillation from ``teacher``), and its logits."""
         with runtime.autocast(self.device, self.amp_dtype):
             logits = self.model(x, arch)
-            loss = F.cross_entropy(logits, y, label_smoothing=self.settings.label_smoothing)
+            loss = self.criterion(logits, y)
             if teacher is not None:
                 t_arch, weight = teacher
                 if weight > 0 and tuple(t_arch) != tuple(arch):
@@ -228,72 +285,25 @@ class Trainer:
                     loss = loss + weight * kd
         return loss, logits
 
+    def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y, label_smoothing=self.settings.label_smoothing)
+
     def train_step(self) -> dict[str, Any]:
-        """One optimizer step over the sampler's archs for ``self.step``."""
+        """One optimizer step: the strategy's step for ``self.step``, then the step's bookkeeping."""
         start = time.perf_counter()
-        self.sampler.before_step(self.step, self.model, self.optimizer)
-        archs = self.sampler.step_archs(self.step)
-        teacher = self.sampler.teacher(self.step)
-        lr = self.sampler.lr_at(self.step, self.batch)
-        if lr is None:
-            lr = self.lr_at(self.batch / self.total_batches)
-        self._last_lr = lr
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.model.train()
-        if self.settings.freeze_bn:
-            for m in self.model.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-        self.optimizer.zero_grad(set_to_none=True)
-        same = self.sampler.same_batch
-        x, y = self._batch(self.batch)
-        arch_losses: list[float] = []
-        correct, images = 0, 0
-        t_logits = None
-        if teacher is not None and same and teacher[1] > 0 and any(tuple(a) != tuple(teacher[0]) for a in archs):
-            # one teacher forward per step: weights and batch are the same for every student arch
-            with torch.no_grad(), runtime.autocast(self.device, self.amp_dtype):
-                t_logits = self.model(x, teacher[0])
-        for j, arch in enumerate(archs):
-            if j > 0 and not same:
-                x, y = self._batch(self.batch + j)
-            loss, logits = self._loss(x, y, arch, teacher, t_logits if same else None)
-            finite = bool(torch.isfinite(loss))
-            if self.dist.enabled:  # every rank stops together, or none does
-                finite = all_reduce_scalar(0.0 if finite else 1.0, self.dist, self.device) == 0.0
-            if not finite:
-                kept = (f"last good checkpoint {self.checkpoint_path} (step {self.last_saved_step}) is kept"
-                        if self.last_saved_step is not None else "no checkpoint was written yet")
-                raise NonFiniteLossError(
-                    f"step {self.step}: loss is {loss.item()} for arch {arch}; {kept}. "
-                    "Lower train.lr, keep train.grad_clip on, or check the data"
-                )
-            self.scaler.scale(loss).backward()
-            arch_losses.append(loss.item())
-            correct += (logits.argmax(1) == y).sum().item()
-            images += len(y)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        average_gradients(params, self.dist)  # one all-reduce per step, after all archs (no_sync)
-        if self.settings.grad_clip:
-            self.scaler.unscale_(self.optimizer)
-            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.sampler.after_step(self.step, archs, mean_over_ranks(arch_losses, self.dist, self.device))
-        losses = sum(arch_losses)
-        self.batch += 1 if same else len(archs)
+        r = self.strategy.run_step(self)
+        self.batch += r.batches
         self.step += 1
         acc = self._epoch_acc
-        acc["loss"] += losses
-        acc["correct"] += correct
-        acc["images"] += images
-        acc["forwards"] += len(archs)
+        acc["loss"] += r.loss
+        acc["correct"] += r.correct
+        acc["images"] += r.images
+        acc["forwards"] += r.forwards
         acc["seconds"] += time.perf_counter() - start
         acc["steps"] += 1
-        return {"loss": losses / len(archs), "lr": lr, "archs": len(archs), "acc": 100 * correct / max(1, images),
-                "images_per_s": images / max(1e-9, time.perf_counter() - start)}
+        return {"loss": r.loss / max(1, r.forwards), "lr": r.lr, "archs": r.forwards,
+                "acc": 100 * r.correct / max(1, r.images),
+                "images_per_s": r.images / max(1e-9, time.perf_counter() - start)}
 
     def _notify(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -310,7 +320,7 @@ class Trainer:
             "seconds": acc["seconds"], "images_per_s": acc["images"] / max(1e-9, acc["seconds"]),
             "archs_per_step": acc["forwards"] / max(1, acc["steps"]), "partial": partial,
         }
-        row.update(self.sampler.describe(max(0, self.step - 1)))
+        row.update(self.strategy.describe(max(0, self.step - 1)))
         self._notify("on_epoch_end", row)
         log.info("epoch %d%s: loss %.4f acc %.2f%% (%.1f img/s)", epoch, " (partial)" if partial else "",
                  row["train_loss"], row["train_acc"], row["images_per_s"])
@@ -348,7 +358,8 @@ class Trainer:
                 bar.update(self.batch - before)
                 self._notify("on_step_end", info)
                 post = {"loss": f"{info['loss']:.3f}", "lr": f"{info['lr']:.4f}"}
-                post.update({k: v for k, v in self.sampler.describe(self.step - 1).items() if k != "sampler"})
+                post.update({k: v for k, v in self.strategy.describe(self.step - 1).items()
+                             if k not in ("sampler", "strategy")})
                 bar.set_postfix(post, refresh=False)
                 epoch_now = self.batch // self.steps_per_epoch
                 ended = epoch_now > epoch_before or self.batch >= self.total_batches

@@ -95,6 +95,11 @@ CASES = [
     ("lut_force_switch_of_old_readme", "lut", ("validate", "+extra.force=true", "out_dir=out"), "device.force_lut=true"),
     ("lut_import_malformed_yaml", "lut", (*LUT_IMPORT, "extra.source=malformed.yaml"), "malformed.yaml"),
     ("lut_import_malicious_yaml", "lut", (*LUT_IMPORT, "extra.source=malicious.yaml"), "malicious.yaml"),
+    # differentiable search
+    ("dnas_latency_without_lut", "dnas", ("cost.metric=latency", "device.lut=no_such_lut.csv", *TRAIN), "oneshot-lut"),
+    ("dnas_target_below_minimum", "dnas", ("cost.target=1e3", *TRAIN), "smallest flops"),
+    ("dnas_single_choice_layer", "dnas", ("space.ops=[mbconv_k3_e3]", *TRAIN), "single-choice"),
+    ("dnas_unknown_method", "dnas", ("method.name=darts", *TRAIN), "method.name"),
 ]
 CASES = [pytest.param(*c[:4], id=c[0], marks=c[4:]) for c in CASES]
 

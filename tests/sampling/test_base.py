@@ -72,7 +72,7 @@ def test_trainer_feeds_back_each_archs_loss(tiny_space, tiny_data):
     t = _trainer(tiny_space, tiny_data, RecordingSampler(tiny_space, archs_per_step=3, seed=4))
     for _ in range(2):
         archs = t.sampler.step_archs(t.step)
-        x, y = t._batch(t.batch)
+        x, y = t.batch_at(t.batch)
         ref = copy.deepcopy(t.model).train()
         rng = torch.get_rng_state()
         with torch.no_grad():

@@ -1,0 +1,134 @@
+"""Differentiable search (FBNet, GDAS, ProxylessNAS) on NAS-Bench-Macro with the offline CIFAR-10 copy.
+
+For each method and each cost target (FLOPs ~30M and ~60M, and one latency target on a measured
+CPU profile's LUT), run ``oneshot-dnas`` under a budget, then report the derived arch's true
+accuracy (the table's mean over its seeds) and cost, next to the table's best arch under the
+same cap. One row per (method, target, seed) in ``benchmarks/results/dnas_macro[_smoke].csv``.
+
+    python benchmarks/dnas_macro.py --epochs 30 --seeds 0 1 2       # the lead's run (idle machine)
+    python benchmarks/dnas_macro.py --smoke                          # a couple of minutes, checks the plumbing
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    from oneshot.config import register_configs
+    from oneshot.paths import conf_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose(config_name="dnas", overrides=overrides)
+
+
+def table_best(table: pd.DataFrame, cost: np.ndarray, cap: float) -> tuple[str, float, float]:
+    """(arch, mean accuracy, cost) of the table's most accurate distinct arch with cost <= cap."""
+    ok = cost <= cap
+    if not ok.any():
+        return "", float("nan"), float("nan")
+    i = int(np.argmax(np.where(ok, table["accuracy"].to_numpy(), -np.inf)))
+    return str(table["arch"].iloc[i]), float(table["accuracy"].iloc[i]), float(cost[i])
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=["fbnet", "gdas", "proxyless"])
+    p.add_argument("--flops-targets", nargs="+", type=float, default=[30e6, 60e6])
+    p.add_argument("--latency-target", type=float, default=None,
+                   help="ms on --device's LUT (default: the middle of the space's latency range)")
+    p.add_argument("--device", default="cpu_2t", help="latency device profile")
+    p.add_argument("--lut", default=str(REPO / "benchmarks" / "results" / "lut_table_cpu_2t.csv"))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--epochs", type=float, default=30, help="train.epochs per search (the wall-clock budget)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop each search after this many steps")
+    p.add_argument("--train-images", type=int, default=None, help="use only this many training images")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", default="cifar10_npz")
+    p.add_argument("--warmup-epochs", type=float, default=None, help="method.warmup_epochs (default: the method's)")
+    p.add_argument("--smoke", action="store_true", help="tiny budget: 2 x 4 steps on 1,024 images, one method set")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.max_steps, args.train_images, args.batch_size, args.warmup_epochs = 2, 6, 1024, 64, 0.2
+    logging.basicConfig(level=logging.WARNING)
+
+    from oneshot.dnas import flops_table, latency_table
+    from oneshot.evaluate.nasbench import NasBenchMacroEvaluator
+    from oneshot.latency import DeviceProfile, LatencyLUT
+    from oneshot.space import load_space
+    from oneshot.workflows.dnas import run_dnas
+
+    space = load_space("nas_bench_macro")
+    bench = NasBenchMacroEvaluator()
+    table = bench.canonical_table()
+    genomes = np.array([[int(c) for c in a] for a in table["arch"]])
+    flops = flops_table(space)
+    table_flops = np.array([flops.of(g) for g in genomes])
+    lut = LatencyLUT.load(args.lut, profile=DeviceProfile.load(args.device), space=space, force=True)
+    lat = latency_table(lut.model(space, corrected=False))
+    table_lat = np.array([lat.of(g) for g in genomes])
+    lat_target = args.latency_target or float(np.median(table_lat))
+    targets = [("flops", t) for t in args.flops_targets] + [("latency", lat_target)]
+
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="dnas_macro_"))
+    for seed in args.seeds:
+        for metric, target in targets:
+            best_arch, best_acc, best_cost = table_best(table, table_flops if metric == "flops" else table_lat, target)
+            for method in args.methods:
+                run = work / f"{method}_{metric}_{target:g}_{seed}"
+                overrides = [f"method={method}", f"data={args.data}", f"cost.metric={metric}",
+                             f"cost.target={target}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
+                             f"train.seed={seed}", f"device={args.device}", f"device.lut={args.lut}",
+                             "device.force_lut=true", "device.latency_correction=false", f"runtime.threads={args.threads}",
+                             "runtime.progress=false", "train.resume=false", f"checkpoint={run}/dnas.pt", f"out_dir={run}",
+                             "evaluator.cache=null", "train.reference_subnets=false"]
+                if args.warmup_epochs is not None:
+                    overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
+                if args.max_steps:
+                    overrides.append(f"train.max_steps={args.max_steps}")
+                if args.train_images:
+                    overrides += [f"data.train_images={args.train_images}", "data.val_images=500",
+                                  "evaluator.val_images=500", "evaluator.recal_images=256"]
+                start = time.perf_counter()
+                best = json.loads(run_dnas(compose(overrides), run).read_text())
+                seconds = time.perf_counter() - start
+                arch = space.parse(best["arch"])
+                rows.append({"method": method, "metric": metric, "target": target, "seed": seed, "arch": str(arch),
+                             "true_accuracy": float(bench.evaluate([arch])["accuracy"].iloc[0]),
+                             "flops": flops.of(arch), "latency_ms": lat.of(arch),
+                             "cost": flops.of(arch) if metric == "flops" else lat.of(arch),
+                             "feasible": (flops.of(arch) if metric == "flops" else lat.of(arch)) <= target,
+                             "supernet_accuracy": best["accuracy"], "alpha_steps": best["dnas"]["alpha_steps"],
+                             "seconds": round(seconds, 1), "table_best_arch": best_arch,
+                             "table_best_accuracy": best_acc, "table_best_cost": best_cost,
+                             "epochs": args.epochs, "max_steps": args.max_steps, "train_images": args.train_images,
+                             **environment()})
+                print(pd.DataFrame(rows[-1:]).iloc[:, :14].to_string(index=False, header=len(rows) == 1), flush=True)
+    frame = pd.DataFrame(rows)
+    out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
+    frame.to_csv(out, index=False)
+    print(f"wrote {out}")
+    return frame
+
+
+if __name__ == "__main__":
+    main()
