@@ -3,7 +3,12 @@
 For each method and each cost target (FLOPs ~30M and ~60M, and one latency target on a measured
 CPU profile's LUT), run ``oneshot-dnas`` under a budget, then report the derived arch's true
 accuracy (the table's mean over its seeds) and cost, next to the table's best arch under the
-same cap. One row per (method, target, seed) in ``benchmarks/results/dnas_macro[_smoke].csv``.
+same cap. ``method=two_stage`` is the answer of the two-stage path on the same budget: ONE
+supernet (``--sampler``) trained for the same epochs on the same images, then one NSGA-II search
+per target under the hard cap (``constraint.*``), its ``best_subnet.json`` looked up in the table;
+its ``seconds`` are the search's, ``train_seconds`` the shared training's.
+One row per (method, target, seed) in ``benchmarks/results/dnas_macro[_smoke].csv``; a re-run
+skips the rows already there and resumes an interrupted training from its checkpoint (``--work``).
 
     python benchmarks/dnas_macro.py --epochs 30 --seeds 0 1 2       # the lead's run (idle machine)
     python benchmarks/dnas_macro.py --smoke                          # a couple of minutes, checks the plumbing
@@ -14,7 +19,6 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from common import RESULTS, environment  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def compose(overrides: list[str]):
+def compose(overrides: list[str], app: str = "dnas"):
     from hydra import compose as hydra_compose, initialize_config_dir
 
     from oneshot.config import register_configs
@@ -35,7 +39,7 @@ def compose(overrides: list[str]):
 
     register_configs()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hydra_compose(config_name="dnas", overrides=overrides)
+        return hydra_compose(config_name=app, overrides=overrides)
 
 
 def table_best(table: pd.DataFrame, cost: np.ndarray, cap: float) -> tuple[str, float, float]:
@@ -49,7 +53,12 @@ def table_best(table: pd.DataFrame, cost: np.ndarray, cap: float) -> tuple[str, 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--methods", nargs="+", default=["fbnet", "gdas", "proxyless"])
+    p.add_argument("--methods", nargs="+", default=["fbnet", "gdas", "proxyless", "two_stage"],
+                   help="DNAS methods, and two_stage (supernet + NSGA-II pick)")
+    p.add_argument("--sampler", default="fair", help="two_stage: the supernet's sampler")
+    p.add_argument("--search-evaluations", type=int, default=400, help="two_stage: NSGA-II evaluations per target")
+    p.add_argument("--search-val-images", type=int, default=1000, help="two_stage: supernet accuracy on this many")
+    p.add_argument("--work", default="outputs/dnas_macro", help="checkpoints and run folders (resumable)")
     p.add_argument("--flops-targets", nargs="+", type=float, default=[30e6, 60e6])
     p.add_argument("--latency-target", type=float, default=None,
                    help="ms on --device's LUT (default: the middle of the space's latency range)")
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = p.parse_args(argv)
     if args.smoke:
         args.epochs, args.max_steps, args.train_images, args.batch_size, args.warmup_epochs = 2, 6, 1024, 64, 0.2
+        args.search_evaluations, args.search_val_images = 40, 500
     logging.basicConfig(level=logging.WARNING)
 
     from oneshot.dnas import flops_table, latency_table
@@ -88,46 +98,91 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     lat_target = args.latency_target or float(np.median(table_lat))
     targets = [("flops", t) for t in args.flops_targets] + [("latency", lat_target)]
 
-    rows = []
-    work = Path(tempfile.mkdtemp(prefix="dnas_macro_"))
+    out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
+    rows = pd.read_csv(out).to_dict("records") if out.is_file() else []
+    done = {(r["method"], r["metric"], float(r["target"]), int(r["seed"])) for r in rows}
+    work = Path(args.work) / ("smoke" if args.smoke else f"e{args.epochs:g}_n{args.train_images or 'all'}")
+    common = [f"data={args.data}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
+              f"device={args.device}", f"device.lut={args.lut}", "device.force_lut=true",
+              "device.latency_correction=false", f"runtime.threads={args.threads}", "runtime.progress=false",
+              "train.reference_subnets=false"]
+    if args.max_steps:
+        common.append(f"train.max_steps={args.max_steps}")
+    if args.train_images:
+        common += [f"data.train_images={args.train_images}", "data.val_images=500",
+                   "evaluator.val_images=500", "evaluator.recal_images=256"]
     for seed in args.seeds:
+        supernet: dict = {}
         for metric, target in targets:
             best_arch, best_acc, best_cost = table_best(table, table_flops if metric == "flops" else table_lat, target)
             for method in args.methods:
+                if (method, metric, float(target), seed) in done:
+                    continue
                 run = work / f"{method}_{metric}_{target:g}_{seed}"
-                overrides = [f"method={method}", f"data={args.data}", f"cost.metric={metric}",
-                             f"cost.target={target}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
-                             f"train.seed={seed}", f"device={args.device}", f"device.lut={args.lut}",
-                             "device.force_lut=true", "device.latency_correction=false", f"runtime.threads={args.threads}",
-                             "runtime.progress=false", "train.resume=false", f"checkpoint={run}/dnas.pt", f"out_dir={run}",
-                             "evaluator.cache=null", "train.reference_subnets=false"]
-                if args.warmup_epochs is not None:
-                    overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
-                if args.max_steps:
-                    overrides.append(f"train.max_steps={args.max_steps}")
-                if args.train_images:
-                    overrides += [f"data.train_images={args.train_images}", "data.val_images=500",
-                                  "evaluator.val_images=500", "evaluator.recal_images=256"]
                 start = time.perf_counter()
-                best = json.loads(run_dnas(compose(overrides), run).read_text())
+                if method == "two_stage":
+                    if not supernet:
+                        supernet.update(train_supernet_once(args, common, work / f"supernet_{args.sampler}_{seed}", seed))
+                    best = search_supernet(args, common, supernet["checkpoint"], metric, target, seed, run)
+                    extra = {"train_seconds": supernet["seconds"], "sampler": args.sampler}
+                else:
+                    overrides = [*common, f"method={method}", f"cost.metric={metric}", f"cost.target={target}",
+                                 f"train.seed={seed}", "train.resume=true", f"checkpoint={run}/dnas.pt",
+                                 f"out_dir={run}", "evaluator.cache=null"]
+                    if args.warmup_epochs is not None:
+                        overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
+                    best = json.loads(run_dnas(compose(overrides), run).read_text())
+                    extra = {"alpha_steps": best["dnas"]["alpha_steps"]}
                 seconds = time.perf_counter() - start
                 arch = space.parse(best["arch"])
+                cost = flops.of(arch) if metric == "flops" else lat.of(arch)
                 rows.append({"method": method, "metric": metric, "target": target, "seed": seed, "arch": str(arch),
                              "true_accuracy": float(bench.evaluate([arch])["accuracy"].iloc[0]),
-                             "flops": flops.of(arch), "latency_ms": lat.of(arch),
-                             "cost": flops.of(arch) if metric == "flops" else lat.of(arch),
-                             "feasible": (flops.of(arch) if metric == "flops" else lat.of(arch)) <= target,
-                             "supernet_accuracy": best["accuracy"], "alpha_steps": best["dnas"]["alpha_steps"],
+                             "flops": flops.of(arch), "latency_ms": lat.of(arch), "cost": cost,
+                             "feasible": cost <= target, "supernet_accuracy": best["accuracy"],
                              "seconds": round(seconds, 1), "table_best_arch": best_arch,
                              "table_best_accuracy": best_acc, "table_best_cost": best_cost,
                              "epochs": args.epochs, "max_steps": args.max_steps, "train_images": args.train_images,
-                             **environment()})
-                print(pd.DataFrame(rows[-1:]).iloc[:, :14].to_string(index=False, header=len(rows) == 1), flush=True)
-    frame = pd.DataFrame(rows)
-    out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
-    frame.to_csv(out, index=False)
+                             **extra, **environment()})
+                print(pd.DataFrame(rows[-1:]).iloc[:, :14].to_string(index=False), flush=True)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                tmp = out.with_suffix(".csv.tmp")
+                pd.DataFrame(rows).to_csv(tmp, index=False)
+                tmp.replace(out)  # a row per finished run: an interrupted benchmark loses at most one run
     print(f"wrote {out}")
-    return frame
+    return pd.DataFrame(rows)
+
+
+def train_supernet_once(args, common: list[str], folder: Path, seed: int) -> dict:
+    """The two-stage path's one supernet on the DNAS runs' budget (resumed if a checkpoint is there)."""
+    from oneshot.train.checkpoint import load_checkpoint
+    from oneshot.workflows.train import train_supernet
+
+    ckpt = folder / "supernet.pt"
+    resumed = ckpt.is_file()
+    start = time.perf_counter()
+    train_supernet(compose([*common, f"sampler={args.sampler}", "supernet=separate", f"train.seed={seed}",
+                            "train.resume=true", f"checkpoint={ckpt}", f"out_dir={folder}"], "train"), folder)
+    seconds = time.perf_counter() - start
+    metrics = folder / "metrics.csv"
+    if resumed and metrics.is_file():  # the step time of every session of the training, not this one's only
+        seconds = float(pd.read_csv(metrics)["seconds"].sum())
+    load_checkpoint(ckpt)  # verified (finite, checksum) before any search reads it
+    return {"checkpoint": ckpt, "seconds": round(seconds, 1)}
+
+
+def search_supernet(args, common: list[str], ckpt: Path, metric: str, target: float, seed: int, run: Path) -> dict:
+    """NSGA-II on the supernet under the hard cap; its ``best_subnet.json``."""
+    from oneshot.workflows.search import run_search_from_config
+
+    cap = f"constraint.flops_max={target}" if metric == "flops" else f"constraint.latency_max={target}"
+    objectives = "[accuracy,flops]" if metric == "flops" else "[accuracy,latency]"
+    common = [o for o in common if not o.startswith("evaluator.val_images=")]
+    overrides = [*common, "constraint=none", cap, f"search.objectives={objectives}", f"search.seed={seed}",
+                 f"search.max_evaluations={args.search_evaluations}", f"checkpoint={ckpt}", f"out_dir={run}",
+                 f"evaluator.val_images={args.search_val_images}", f"evaluator.cache={ckpt.parent / 'cache.sqlite'}"]
+    run_search_from_config(compose(overrides, "search"), run)
+    return json.loads((run / "best_subnet.json").read_text())
 
 
 if __name__ == "__main__":
