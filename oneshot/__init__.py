@@ -19,6 +19,7 @@ except metadata.PackageNotFoundError:  # a source checkout that was never instal
 _EXPORTS: dict[str, str] = {
     # search space and costs
     **dict.fromkeys(["SearchSpace", "Arch", "CostModel", "load_space", "preset_names"], "oneshot.space"),
+    **dict.fromkeys(["SpaceConfig", "StageConfig"], "oneshot.space.space"),
     # supernets
     **dict.fromkeys(["SuperNet", "ElasticSuperNet", "FewShotSuperNet", "SubNet", "build_supernet"],
                     "oneshot.supernet"),
@@ -30,11 +31,13 @@ _EXPORTS: dict[str, str] = {
     # training
     **dict.fromkeys(["Trainer", "TrainSettings", "load_checkpoint", "recalibrate_bn"], "oneshot.train"),
     # evaluation
-    **dict.fromkeys(["SupernetEvaluator", "EvalSettings", "EvalCache", "load_supernet"], "oneshot.evaluate"),
+    **dict.fromkeys(["SupernetEvaluator", "EvalSettings", "EvalCache", "load_supernet", "open_supernet",
+                     "SupernetCheckpoint"], "oneshot.evaluate"),
     "PrefixSharingEvaluator": "oneshot.evaluate.prefix",
     "NasBenchMacroEvaluator": "oneshot.evaluate.nasbench",
     **dict.fromkeys(["StandaloneTruth", "nas_bench_macro_truth", "csv_truth"], "oneshot.evaluate.ground_truth"),
-    **dict.fromkeys(["RankOptions", "rank_supernet"], "oneshot.workflows.rank"),
+    "RankOptions": "oneshot.evaluate.rank_options",
+    "rank_supernet": "oneshot.workflows.rank",
     # latency
     **dict.fromkeys(["LatencyLUT", "DeviceProfile", "build_lut"], "oneshot.latency"),
     # search

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -18,7 +18,11 @@ from .space.space import SearchSpace
 from .train.trainer import TrainSettings
 
 if TYPE_CHECKING:
+    from .dnas.settings import CostLossSettings, DnasSettings
+    from .evaluate.base import Evaluator
+    from .evaluate.rank_options import RankOptions
     from .latency import DeviceProfile
+    from .latency.lut_settings import LutSettings
 
 log = logging.getLogger(__name__)
 
@@ -132,25 +136,46 @@ def device_profile(cfg: DictConfig) -> "tuple[DeviceProfile, bool]":
     return DeviceProfile.from_config(d), force
 
 
-def refuse_extra(cfg: DictConfig, allowed: "tuple[str, ...]" = ()) -> None:
-    """Refuse ``extra.<key>`` settings the app does not read (they would be silently ignored)."""
-    extra = plain(cfg.get("extra")) or {}
-    unknown = sorted(set(extra) - set(allowed)) if isinstance(extra, dict) else []
-    if not unknown:
-        return
-    moved = {"force": "device.force_lut=true", "force_lut": "device.force_lut=true"}
-    hints = [f"extra.{k}: use {moved[k]}" for k in unknown if k in moved]
-    raise UserInputError(f"unknown setting(s) {', '.join('extra.' + k for k in unknown)}"
-                         + (f" ({'; '.join(hints)})" if hints else "")
-                         + (f"; this app reads extra.{', extra.'.join(allowed)}" if allowed else
-                            "; this app reads no extra.* settings"))
+def _typed(cls: type, node: Any, prefix: str) -> Any:
+    """``cls`` from the config group ``node`` (its fields only; unknown keys name themselves)."""
+    values = plain(node) or {}
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise UserInputError(f"unknown setting(s) {', '.join(prefix + k for k in unknown)}: {prefix.rstrip('.')} "
+                             f"takes {', '.join(sorted(names))}")
+    return cls(**values)
 
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:
-    e = cfg.evaluator
-    return EvalSettings(recal_images=e.recal_images, val_images=e.val_images, batch_size=e.batch_size,
-                        recal_batch_size=e.recal_batch_size, split=e.split, seed=e.seed,
-                        recalibrate=e.recalibrate, channels_last=e.channels_last)
+    """:class:`EvalSettings` from ``evaluator.*`` (which also names the evaluator and its cache)."""
+    names = {f.name for f in fields(EvalSettings)}
+    return EvalSettings(**{k: v for k, v in plain(cfg.evaluator).items() if k in names})
+
+
+def rank_options(cfg: DictConfig) -> "RankOptions":
+    """``rank.*`` as checked :class:`RankOptions`."""
+    from .evaluate.rank_options import RankOptions
+
+    opts = _typed(RankOptions, cfg.rank, "rank.")
+    opts.check()
+    return opts
+
+
+def dnas_settings(cfg: DictConfig) -> "tuple[DnasSettings, CostLossSettings]":
+    """``method.*`` and ``cost.*`` of oneshot-dnas."""
+    from .dnas.settings import CostLossSettings, DnasSettings
+
+    return _typed(DnasSettings, cfg.method, "method."), _typed(CostLossSettings, cfg.cost, "cost.")
+
+
+def lut_settings(cfg: DictConfig) -> "LutSettings":
+    """``lut.*`` (oneshot-lut's action and its inputs) as checked :class:`LutSettings`."""
+    from .latency.lut_settings import LutSettings
+
+    settings = _typed(LutSettings, cfg.lut, "lut.")
+    settings.check()
+    return settings
 
 
 def evaluator_class(cfg: DictConfig):
@@ -174,3 +199,56 @@ def zero_cost_evaluator(cfg: DictConfig, space: SearchSpace, data: ImageData):
 def checkpoint_path(cfg: DictConfig) -> Path:
     """``checkpoint=`` as given, else ``checkpoints/<name>.pt`` under the working directory."""
     return Path(cfg.checkpoint).expanduser() if cfg.checkpoint else Path("checkpoints") / f"{cfg.name}.pt"
+
+
+def evaluator_from_config(cfg: DictConfig) -> "Evaluator":
+    """``evaluator.kind=supernet`` (the checkpoint's supernet, read once), ``nas_bench_macro`` (table) or
+    ``zero_cost``."""
+    kind = cfg.evaluator.kind
+    if kind == "nas_bench_macro":
+        from .evaluate.nasbench import NasBenchMacroEvaluator
+        from .space import load_space
+
+        if space_from_config(cfg) != load_space("nas_bench_macro"):
+            raise UserInputError(f"evaluator=nas_bench_macro scores only the nas_bench_macro space, not space="
+                                 f"{cfg.space.name} as configured: use space=nas_bench_macro (its defaults), or "
+                                 "evaluator=default with a supernet checkpoint of your space")
+        return NasBenchMacroEvaluator(resolve_path(cfg.evaluator.table) if cfg.evaluator.table else None)
+    if kind == "zero_cost":
+        space = space_from_config(cfg)
+        return zero_cost_evaluator(cfg, space, data_from_config(cfg, space))
+    if kind != "supernet":
+        raise ValueError(f"unknown evaluator.kind {kind!r}: use supernet, nas_bench_macro or zero_cost")
+    from .evaluate.supernet_evaluator import open_supernet
+
+    space = space_from_config(cfg)
+    opened = open_supernet(checkpoint_path(cfg), space)  # checked against the space before the data loads
+    data = data_from_config(cfg, space)
+    cache = output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
+    return evaluator_class(cfg).from_supernet(opened, data, eval_settings(cfg), cache=cache,
+                                              device=cfg.runtime.device, progress=cfg.runtime.progress)
+
+
+def latency_from_config(cfg: DictConfig, space: SearchSpace) -> "tuple[Callable, dict[str, Any]]":
+    """The device profile's LUT as a vectorised ``archs -> ms`` callable, and what it is.
+
+    The second item (logged, and recorded in ``best_subnet.json`` as ``latency_model``)
+    names the table and the device profile and says whether the table's affine
+    correction (``slope * LUT sum + intercept``) is applied.
+    """
+    from .latency import LatencyLUT
+
+    profile, force = device_profile(cfg)
+    path = output_path(cfg.device.lut) if cfg.device.lut else profile.lut_path()
+    lut = LatencyLUT.load(path, profile=profile, space=space, force=force)
+    model = lut.model(space, corrected=cfg.device.latency_correction and lut.correction is not None)
+    info: dict[str, Any] = {"table": str(path), "device_profile": profile.name, "corrected": bool(model.corrected),
+                            "slope": float(model.slope), "intercept": float(model.intercept)}
+    if model.corrected:
+        info["fitted_on_space"] = lut.metadata.get("correction_space", "")
+        log.info("latency: %s (profile %s), corrected = %.4g * LUT sum %+.4g ms (fitted on %s archs of %s; "
+                 "device.latency_correction=false turns it off)", path, profile.name, model.slope, model.intercept,
+                 lut.metadata.get("correction_n", "?"), info["fitted_on_space"] or "an unnamed space")
+    else:
+        log.info("latency: %s (profile %s), plain LUT sum (no correction applied)", path, profile.name)
+    return model.predict, info

@@ -1,43 +1,46 @@
 """Structured config schemas (Hydra ConfigStore): a typo in a key fails at start.
 
-Every app (train, search, pipeline, lut, rank, retrain, export) composes the same
-:class:`OneshotConfig`; ``conf/<app>.yaml`` picks the group defaults.
+Every app (train, search, pipeline, lut, rank, retrain, export, dnas) composes the same
+:class:`OneshotConfig`; ``conf/<app>.yaml`` picks the group defaults. The library's own
+dataclasses are the schemas (``space`` is :class:`SpaceConfig`, ``rank`` is
+:class:`RankOptions`, ``train`` extends :class:`TrainSettings` ...); a frozen library
+dataclass gets a generated mutable twin (:func:`schema_of`), never a hand-written copy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import MISSING as NO_DEFAULT, dataclass, field, fields, make_dataclass
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from .dnas.settings import CostLossSettings, DnasSettings
+from .evaluate.rank_options import RankOptions
+from .evaluate.supernet_evaluator import EvalSettings
+from .latency.lut_settings import LutSettings
+from .latency.profile import DeviceProfile
+from .space.space import SpaceConfig
 from .train.trainer import TrainSettings
 
 
-@dataclass
-class StageSchema:
-    layers: int = MISSING
-    channels: int = MISSING
-    stride: int = 1
-    ops: Optional[List[str]] = None
-    min_depth: int = 0
+def schema_of(cls: type, name: str, extra: "list[tuple[str, Any, Any]]" = ()) -> type:
+    """A Hydra schema with ``cls``'s fields (names, types, defaults) plus the app's ``extra`` ones.
 
-
-@dataclass
-class SpaceSchema:
-    name: str = MISSING
-    input_size: int = 32
-    in_channels: int = 3
-    num_classes: int = 10
-    stem_channels: int = 32
-    stem_kernel: int = 3
-    stem_stride: int = 1
-    head_channels: int = 1280
-    head_mix_channels: int = 0
-    activation: str = "relu"
-    ops: List[str] = field(default_factory=lambda: ["identity", "mbconv_k3_e3", "mbconv_k5_e6"])
-    stages: List[StageSchema] = MISSING
+    For frozen library dataclasses, which OmegaConf would make read-only (so no override could
+    change them); build.py turns the config back into ``cls``.
+    """
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for f in fields(cls):
+        if f.default is not NO_DEFAULT:
+            default = field(default=f.default)
+        elif f.default_factory is not NO_DEFAULT:
+            default = field(default_factory=f.default_factory)
+        else:
+            default = field(default=MISSING)
+        specs.append((f.name, hints[f.name], default))
+    return make_dataclass(name, [*specs, *extra], namespace={"__doc__": f"Hydra schema of :class:`{cls.__name__}`."})
 
 
 @dataclass
@@ -91,22 +94,15 @@ class TrainSchema(TrainSettings):
     reference_val_images: int = 256
 
 
-@dataclass
-class EvaluatorSchema:
-    kind: str = "supernet"  # supernet | nas_bench_macro (ground-truth table lookup) | zero_cost
-    recal_images: int = 500
-    val_images: int = 2000
-    batch_size: int = 500
-    recal_batch_size: int = 100
-    split: str = "val"
-    recalibrate: bool = True
-    seed: int = 0
-    channels_last: bool = True
-    prefix_sharing: bool = True  # evaluate a batch of archs as a trie of shared prefixes (identical results)
-    cache: Optional[str] = "checkpoints/eval_cache.sqlite"
-    table: Optional[str] = None  # nas_bench_macro: path to the json (default ../shared/data/...)
-    proxy: str = "naswot"  # zero_cost: synflow | snip | grad_norm | fisher | jacob_cov | naswot | zen
-    repeat: int = 1  # zero_cost zen: Gaussian draws averaged
+#: ``evaluator.*``: :class:`EvalSettings` plus which evaluator and its cache
+EvaluatorSchema = schema_of(EvalSettings, "EvaluatorSchema", [
+    ("kind", str, field(default="supernet")),  # supernet | nas_bench_macro (table lookup) | zero_cost
+    ("prefix_sharing", bool, field(default=True)),  # a batch of archs as a trie of shared prefixes (same results)
+    ("cache", Optional[str], field(default="checkpoints/eval_cache.sqlite")),
+    ("table", Optional[str], field(default=None)),  # nas_bench_macro: the json (default ../shared/data/...)
+    ("proxy", str, field(default="naswot")),  # zero_cost: synflow | snip | grad_norm | fisher | jacob_cov | naswot | zen
+    ("repeat", int, field(default=1)),  # zero_cost zen: Gaussian draws averaged
+])
 
 
 @dataclass
@@ -148,56 +144,16 @@ class ConstraintSchema:
     latency_max: Optional[float] = None  # milliseconds on the device profile
 
 
-@dataclass
-class DeviceSchema:
-    """A latency device profile (target of the LUT), not the compute device."""
-
-    name: str = "cpu_2t"
-    kind: str = "cpu"  # cpu | cuda | external (an imported table of a device we do not own)
-    threads: Optional[int] = 2
-    batch: int = 1
-    lut: Optional[str] = None
-    latency_correction: bool = True
-    warmup: int = 10
-    repeats: int = 100
-    max_seconds: float = 5.0
-    rounds: int = 5
-    omp_wait_policy: Optional[str] = None
-    statistic: str = "median"  # median | p25: which column of the table predicts
-    force_lut: bool = False  # use a table whose metadata does not match this profile (warns)
+#: ``device.*``: a latency device profile (the LUT's target, not the compute device), plus whether a
+#: table whose metadata does not match it may be used anyway (warns)
+DeviceSchema = schema_of(DeviceProfile, "DeviceSchema", [("force_lut", bool, field(default=False))])
 
 
 @dataclass
-class RankSchema:
-    """``oneshot-rank``: the sample, the ground truth and the ranking metrics."""
+class RetrainSchema:
+    """``oneshot-retrain``: start from the supernet's weights (``checkpoint=``) instead of from scratch."""
 
-    ground_truth: str = "nas_bench_macro"  # nas_bench_macro | standalone | csv
-    ground_truth_path: Optional[str] = None  # csv file | standalone store | NAS-Bench-Macro json
-    table_seed: Optional[int] = None  # nas_bench_macro: None = mean_acc, 0..2 = one seed
-    arch_column: str = "arch"
-    accuracy_column: str = "accuracy"
-    sample: str = "space"  # space | ground_truth
-    sample_size: Optional[int] = 100
-    sample_seed: int = 0
-    strata: int = 10
-    pool: int = 20000
-    top_k: int = 10
-    precision_top: float = 0.2
-    bootstrap: int = 1000
-    confidence: float = 0.95
-    plot: bool = True
-    zero_cost: List[str] = field(default_factory=lambda: ["synflow", "snip", "grad_norm", "fisher", "jacob_cov",
-                                                          "naswot", "zen"])
-    zero_cost_batch: int = 64
-    zero_cost_seed: int = 0
-    fuse: Optional[str] = None
-    caps: List[float] = field(default_factory=lambda: [20e6, 30e6, 40e6, 60e6])
-    band_low: float = 0.8
-    picks: bool = True
-    zero_cost_picks: bool = False
-    search_picks: bool = False
-    pick_budget: int = 300
-    pick_seeds: int = 3
+    inherit: bool = False
 
 
 @dataclass
@@ -230,7 +186,7 @@ class OneshotConfig:
     checkpoint: Optional[str] = None  # defaults to checkpoints/<name>.pt
     arch: Optional[str] = None  # retrain / export: the arch string
     out_dir: Optional[str] = None  # defaults to Hydra's run dir
-    space: SpaceSchema = MISSING
+    space: SpaceConfig = MISSING
     supernet: SupernetSchema = field(default_factory=SupernetSchema)
     data: DataSchema = MISSING
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
@@ -240,20 +196,21 @@ class OneshotConfig:
     constraint: ConstraintSchema = field(default_factory=ConstraintSchema)
     device: DeviceSchema = field(default_factory=DeviceSchema)
     runtime: RuntimeSchema = field(default_factory=RuntimeSchema)
-    rank: RankSchema = field(default_factory=RankSchema)
+    rank: RankOptions = field(default_factory=RankOptions)
     export: ExportSchema = field(default_factory=ExportSchema)
     method: DnasSettings = field(default_factory=DnasSettings)  # oneshot-dnas: the relaxation (conf/method/)
     cost: CostLossSettings = field(default_factory=CostLossSettings)  # oneshot-dnas: the cost loss
-    extra: Any = None  # free-form app-specific settings (lut, rank)
+    lut: LutSettings = field(default_factory=LutSettings)  # oneshot-lut
+    retrain: RetrainSchema = field(default_factory=RetrainSchema)  # oneshot-retrain
 
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="oneshot_schema", node=OneshotConfig)
-    for group, node in [("space", SpaceSchema), ("supernet", SupernetSchema), ("data", DataSchema),
+    for group, node in [("space", SpaceConfig), ("supernet", SupernetSchema), ("data", DataSchema),
                         ("sampler", SamplerSchema), ("train", TrainSchema), ("evaluator", EvaluatorSchema),
                         ("search", SearchSchema), ("constraint", ConstraintSchema), ("device", DeviceSchema),
-                        ("runtime", RuntimeSchema), ("rank", RankSchema), ("export", ExportSchema)]:
+                        ("runtime", RuntimeSchema), ("rank", RankOptions), ("export", ExportSchema)]:
         cs.store(group=group, name=f"base_{group}", node=node)
     for name, node in search_schemas().items():
         cs.store(group="search", name=name, node=node)

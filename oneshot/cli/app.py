@@ -45,6 +45,27 @@ def config_file_hint(args: list[str]) -> str | None:
     return None
 
 
+def moved_setting_hint(args: list[str]) -> str | None:
+    """A one-line hint for the free-form ``extra.*`` settings of older versions: each is a typed group now."""
+    from dataclasses import fields
+
+    from ..evaluate.rank_options import RankOptions
+    from ..latency.lut_settings import LutSettings
+
+    moved = {"force": "device.force_lut", "force_lut": "device.force_lut", "inherit": "retrain.inherit",
+             **{f.name: f"lut.{f.name}" for f in fields(LutSettings)},
+             **{f.name: f"rank.{f.name}" for f in fields(RankOptions)}}
+    for arg in args:
+        key, _, value = arg.lstrip("+~").partition("=")
+        if key == "extra" or key.startswith("extra."):
+            name = key.partition(".")[2]
+            new = moved.get(name)
+            if new:
+                return f"{arg}: extra.{name} is now {new} (pass {new}={value or '...'} without a '+')"
+            return f"{arg}: there are no extra.* settings any more; each app's settings are typed groups (see --help)"
+    return None
+
+
 def output_dir(cfg: DictConfig) -> Path:
     """``out_dir=`` if given, else Hydra's run (or multirun job) directory; never chdir."""
     if cfg.get("out_dir"):
@@ -144,7 +165,7 @@ def hydra_app(config_name: str, body: Callable[[DictConfig, Path], object], doc:
             sys.exit(2)
 
     def main() -> object:
-        hint = config_file_hint(sys.argv[1:])
+        hint = config_file_hint(sys.argv[1:]) or moved_setting_hint(sys.argv[1:])
         if hint:
             print(f"error: {hint}", file=sys.stderr)
             sys.exit(2)

@@ -23,7 +23,7 @@ from ..space.space import SearchSpace
 from ..supernet.few_shot import supernet_from_spec
 from ..train.bn import recalibrate_bn
 from ..space.arch import Arch
-from ..train.checkpoint import file_hash, load_checkpoint, stored_space
+from ..train.checkpoint import read_checkpoint, stored_space
 from ..train.distributed import DistContext
 from .cache import EvalCache
 
@@ -66,13 +66,32 @@ def canonical_archs(space: SearchSpace, archs: Sequence[Sequence[int]]) -> list[
     return [Arch(g) for g in space.canonical_batch(genomes)]
 
 
-def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple[nn.Module, SearchSpace, dict]:
-    """Rebuild the supernet a checkpoint was trained as, with its weights."""
-    state = load_checkpoint(path, space)
+@dataclass
+class SupernetCheckpoint:
+    """A supernet checkpoint read once: the rebuilt model, its space, the stored state, and the
+    file's content hash (the evaluator cache's checkpoint key)."""
+
+    path: Path
+    model: nn.Module
+    space: SearchSpace
+    state: dict
+    content_hash: str
+
+
+def open_supernet(path: "str | Path", space: SearchSpace | None = None) -> SupernetCheckpoint:
+    """Read a checkpoint once (checked: format, checksum, finite, ``space`` if given) and rebuild the
+    supernet it was trained as, with its weights."""
+    state, content_hash = read_checkpoint(path, space)
     stored = stored_space(state, path)
     model = supernet_from_spec(stored, state.get("supernet"))  # one-shot, or few-shot sub-supernets
     model.load_state_dict(state["model"])
-    return model, stored, state
+    return SupernetCheckpoint(Path(path), model, stored, state, content_hash)
+
+
+def load_supernet(path: "str | Path", space: SearchSpace | None = None) -> tuple[nn.Module, SearchSpace, dict]:
+    """``(model, space, state)`` of :func:`open_supernet`."""
+    ckpt = open_supernet(path, space)
+    return ckpt.model, ckpt.space, ckpt.state
 
 
 class SupernetEvaluator:
@@ -113,8 +132,13 @@ class SupernetEvaluator:
     @classmethod
     def from_checkpoint(cls, path: "str | Path", data: ImageData, settings: EvalSettings = EvalSettings(),
                         space: SearchSpace | None = None, **kwargs) -> "SupernetEvaluator":
-        model, stored, _ = load_supernet(path, space)
-        return cls(model, stored, data, settings, checkpoint_id=file_hash(path), **kwargs)
+        return cls.from_supernet(open_supernet(path, space), data, settings, **kwargs)
+
+    @classmethod
+    def from_supernet(cls, ckpt: SupernetCheckpoint, data: ImageData, settings: EvalSettings = EvalSettings(),
+                      **kwargs) -> "SupernetEvaluator":
+        """The evaluator of an already opened checkpoint (keyed by its content hash in the cache)."""
+        return cls(ckpt.model, ckpt.space, data, settings, checkpoint_id=ckpt.content_hash, **kwargs)
 
     def _split_batches(self, split, batch_size: int):
         for s in range(0, len(split), batch_size):

@@ -79,14 +79,7 @@ class DeviceProfile:
     # ----------------------------------------------------------- construction
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "DeviceProfile":
-        """From a mapping or an OmegaConf node (interpolations such as ``${.name}`` resolved)."""
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(config, DictConfig):
-                config = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
-        except ImportError:  # pragma: no cover
-            pass
+        """From a plain mapping (``lut: luts/${.name}.csv`` as written in ``conf/device/*.yaml`` is resolved)."""
         data = dict(config)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -112,7 +105,7 @@ class DeviceProfile:
     @classmethod
     def load(cls, name_or_path: "str | Path") -> "DeviceProfile":
         """A profile from ``conf/device/<name>.yaml`` or a YAML file path."""
-        from omegaconf import OmegaConf
+        import yaml
 
         from ..paths import conf_dir
 
@@ -122,9 +115,11 @@ class DeviceProfile:
         if not path.is_file():
             available = sorted(p.stem for p in (conf_dir() / "device").glob("*.yaml"))
             raise FileNotFoundError(f"device profile {name_or_path!r} not found; available: {available}")
-        cfg = OmegaConf.load(path)
-        cfg.pop("defaults", None)  # type: ignore[union-attr]
-        return cls.from_config(cfg)  # type: ignore[arg-type]
+        cfg = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(cfg, dict):
+            raise ValueError(f"device profile {path}: expected a mapping of settings")
+        cfg.pop("defaults", None)
+        return cls.from_config(cfg)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

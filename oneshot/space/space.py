@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -281,17 +281,37 @@ def _show(arch: Sequence[int]) -> str:
         return repr(tuple(arch))
 
 
-_DEFAULTS: dict[str, Any] = {
-    "input_size": 32,
-    "in_channels": 3,
-    "num_classes": 10,
-    "stem_channels": 32,
-    "stem_kernel": 3,
-    "stem_stride": 1,
-    "head_channels": 1280,
-    "activation": "relu",
-    "ops": ["identity", "mbconv_k3_e3", "mbconv_k5_e6"],
-}
+@dataclass
+class StageConfig:
+    """One stage of a space config: ``layers`` searchable layers of ``channels`` outputs."""
+
+    layers: int = 1
+    channels: int = 16
+    stride: int = 1
+    ops: list[str] | None = None  # this stage's candidates (default: the space's ``ops``)
+    min_depth: int = 0  # canonical depth floor (NAS-Bench-Macro style identity counting)
+
+
+@dataclass
+class SpaceConfig:
+    """What a space is built from (``conf/space/*.yaml``; also the Hydra schema of ``space``)."""
+
+    name: str = "custom"
+    input_size: int = 32
+    in_channels: int = 3
+    num_classes: int = 10
+    stem_channels: int = 32
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    head_channels: int = 1280
+    head_mix_channels: int = 0  # a 1x1 conv before the head; absent from the config when 0
+    activation: str = "relu"
+    ops: list[str] = field(default_factory=lambda: ["identity", "mbconv_k3_e3", "mbconv_k5_e6"])
+    stages: list[StageConfig] = field(default_factory=list)
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                             for f in fields(SpaceConfig) if f.name not in ("name", "stages", "head_mix_channels")}
 
 
 def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -347,15 +367,11 @@ def _normalise_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _to_plain(obj: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            return _to_plain(OmegaConf.to_container(obj, resolve=True))
-    except ImportError:  # pragma: no cover
-        pass
+    """Plain dicts and lists of a :class:`SpaceConfig`, any mapping or sequence (parsed YAML, a config node)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        obj = asdict(obj)
     if isinstance(obj, Mapping):
         return {str(k): _to_plain(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes)):
         return [_to_plain(v) for v in obj]
     return obj

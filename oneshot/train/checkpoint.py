@@ -9,6 +9,7 @@ silently different network.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -93,12 +94,18 @@ def save_checkpoint(path: "str | Path", state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: "str | Path", space: SearchSpace | None = None) -> dict[str, Any]:
-    """Load with ``weights_only=True``; check format and (optionally) the space."""
+    """Load with ``weights_only=True``; check format, content and (optionally) the space."""
+    return read_checkpoint(path, space)[0]
+
+
+def read_checkpoint(path: "str | Path", space: SearchSpace | None = None) -> tuple[dict[str, Any], str]:
+    """:func:`load_checkpoint` and the file's content hash (:func:`file_hash`) from one read of the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found: train one with `oneshot-train` or pass checkpoint=<path>")
+    blob = path.read_bytes()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated/garbled files
         raise CheckpointError(
             f"checkpoint {path} is corrupted or not a torch file ({type(e).__name__}: {str(e)[:120]}); "
@@ -111,7 +118,7 @@ def load_checkpoint(path: "str | Path", space: SearchSpace | None = None) -> dic
     verify_content(state, path)
     if space is not None:
         check_space(state, space, path)
-    return state
+    return state, hashlib.sha256(blob).hexdigest()[:32]
 
 
 def verify_content(state: dict[str, Any], path: "str | Path") -> None:

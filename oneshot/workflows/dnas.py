@@ -3,14 +3,13 @@ Trainer (:class:`~oneshot.dnas.DnasStrategy`), then the derived arch as ``best_s
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from .. import build, runtime
-from ..dnas import CostLoss, CostLossSettings, DnasSettings, DnasStrategy, arch_split, flops_table, latency_table
+from ..dnas import CostLoss, CostLossSettings, DnasStrategy, arch_split, flops_table, latency_table
 from ..dnas.cost import CostTable
 from ..dnas.report import AlphaTrajectory
 from ..errors import UserInputError
@@ -20,20 +19,6 @@ from ..train.distributed import DistContext, process_group, rank_device
 from ..train.trainer import Trainer
 
 log = logging.getLogger(__name__)
-
-
-def _settings(cls: type, values: Any, prefix: str):
-    values = dict(build.plain(values) or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise UserInputError(f"unknown setting(s) {', '.join(prefix + k for k in unknown)}: {prefix.rstrip('.')} "
-                             f"takes {', '.join(sorted(known))}")
-    return cls(**values)
-
-
-def dnas_settings(cfg: DictConfig) -> tuple[DnasSettings, CostLossSettings]:
-    return _settings(DnasSettings, cfg.method, "method."), _settings(CostLossSettings, cfg.cost, "cost.")
 
 
 def check_searchable(space: SearchSpace) -> None:
@@ -73,14 +58,13 @@ def run_dnas(cfg: DictConfig, out_dir: Path) -> Path:
 
 
 def _run(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
-    build.refuse_extra(cfg)
     if cfg.supernet.sharing != "separate":
         raise UserInputError(f"oneshot-dnas searches a separate-weights supernet, not supernet={cfg.supernet.sharing}: "
                              "use supernet=separate")
     space = build.space_from_config(cfg)
     check_searchable(space)
     settings = build.train_settings(cfg)
-    method, cost_settings = dnas_settings(cfg)
+    method, cost_settings = build.dnas_settings(cfg)
     table, cost_info = cost_table(cfg, space, cost_settings)
     strategy_seed = method.seed if method.seed is not None else settings.seed
     uniform = DnasStrategy.uniform_probs(space)

@@ -28,103 +28,24 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from .. import build, runtime
 from ..evaluate import ground_truth as gt
-from ..evaluate.constrained import BAND_LOW, DEFAULT_CAPS
 from ..evaluate.ranking import PROXIES, fuse_ranks, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
-from ..evaluate.zero_cost import ZERO_COST_PROXIES
+from ..evaluate.rank_options import RankOptions
 from ..evaluate.supernet_evaluator import SupernetEvaluator
 from . import rank_constrained as rc
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RankOptions:
-    """The ranking app's settings (``extra.*`` in ``conf/rank.yaml``)."""
-
-    ground_truth: str = "nas_bench_macro"  # nas_bench_macro | standalone | csv
-    ground_truth_path: str | None = None  # csv: the file; standalone: the store; nas_bench_macro: the json
-    table_seed: int | None = None  # nas_bench_macro: None = mean_acc, 0..2 = one seed's test_acc
-    arch_column: str = "arch"  # csv columns
-    accuracy_column: str = "accuracy"
-    sample: str = "space"  # space: stratified sample of the space | ground_truth: of the archs it knows
-    sample_size: int | None = 100  # None = every candidate
-    sample_seed: int = 0
-    strata: int = 10  # FLOPs quantile bins
-    pool: int = 20_000  # random draws behind the sample when the space is larger than this
-    top_k: int = 10
-    precision_top: float = 0.2  # precision@k counts hits in the ground truth's best 20 %
-    bootstrap: int = 1000  # resamples for the tau confidence interval (0 = none)
-    confidence: float = 0.95
-    plot: bool = True
-    zero_cost: list[str] = field(default_factory=lambda: list(ZERO_COST_PROXIES))  # [] = none
-    zero_cost_batch: int = 64  # training images in the zero-cost minibatch
-    zero_cost_seed: int = 0  # network init and minibatch draw
-    fuse: str | None = None  # a proxy to fuse with the supernet by mean normalised rank (fixed in advance)
-    caps: list[float] = field(default_factory=lambda: list(DEFAULT_CAPS))  # FLOPs caps of bands and picks
-    band_low: float = BAND_LOW  # band below a cap: band_low * cap <= FLOPs <= cap
-    picks: bool = True  # free proxies' and random picks over the whole ground-truth table (cheap)
-    zero_cost_picks: bool = False  # zero-cost proxies' picks: scores every table arch (minutes to hours)
-    search_picks: bool = False  # NSGA-II over the supernet per cap and seed (the expensive part)
-    pick_budget: int = 300  # distinct evaluations per NSGA-II pick
-    pick_seeds: int = 3  # search seeds 0..pick_seeds-1
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig) -> "RankOptions":
-        """From ``cfg.extra`` (unknown keys are errors), or from ``cfg.rank`` once the schema has that
-        group -- then ``extra`` keys that are rank options still override it, with a warning."""
-        def plain(node) -> dict:
-            return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
-
-        names = {f.name for f in fields(cls)}
-        extra = plain(cfg.get("extra"))
-        if "rank" in cfg:
-            raw = plain(cfg.get("rank"))
-            moved = sorted(set(extra) & names)
-            if moved:
-                log.warning("extra.%s: rank options now live under rank.*", ", extra.".join(moved))
-            raw.update({k: extra[k] for k in moved})
-        else:
-            raw = extra
-            unknown = sorted(set(raw) - names)
-            if unknown:
-                raise ValueError(f"rank: unknown option(s) {unknown}; available: {sorted(names)}")
-        opts = cls(**{k: v for k, v in raw.items() if k in names})
-        opts.check()
-        return opts
-
-    def check(self) -> None:
-        if self.ground_truth not in gt.KINDS:
-            raise ValueError(f"rank.ground_truth={self.ground_truth!r}: use one of {list(gt.KINDS)}")
-        if self.sample not in ("space", "ground_truth"):
-            raise ValueError(f"rank.sample={self.sample!r}: use space or ground_truth")
-        if self.ground_truth == "csv" and not self.ground_truth_path:
-            raise ValueError("rank.ground_truth=csv needs rank.ground_truth_path=<file.csv> (columns arch, accuracy)")
-        if self.sample_size is not None and self.sample_size < 2:
-            raise ValueError(f"rank.sample_size={self.sample_size}: a ranking needs at least 2 archs")
-        if self.top_k < 1 or self.strata < 1 or self.bootstrap < 0:
-            raise ValueError("rank.top_k and rank.strata must be >= 1, rank.bootstrap >= 0")
-        unknown = sorted(set(self.zero_cost) - set(ZERO_COST_PROXIES))
-        if unknown:
-            raise ValueError(f"rank.zero_cost: unknown proxies {unknown}; available: {list(ZERO_COST_PROXIES)}")
-        if self.fuse is not None and self.fuse not in (*PROXIES, *self.zero_cost):
-            raise ValueError(f"rank.fuse={self.fuse!r}: fuse one of the report's proxies "
-                             f"{[*PROXIES, *self.zero_cost]} (add it to rank.zero_cost)")
-        if not self.caps or min(self.caps) <= 0 or not 0 <= self.band_low < 1:
-            raise ValueError("rank.caps must be positive FLOPs values and rank.band_low in [0, 1)")
-        if self.pick_budget < 1 or self.pick_seeds < 1 or self.zero_cost_batch < 2:
-            raise ValueError("rank.pick_budget and rank.pick_seeds must be >= 1, rank.zero_cost_batch >= 2")
 
 
 @dataclass
@@ -169,9 +90,9 @@ def _check_data(state: dict, cfg: DictConfig, opts: RankOptions) -> list[str]:
 
 def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     """Rank a sample of archs by the supernet ``checkpoint=`` and by the ground truth; write the files."""
-    from ..evaluate.supernet_evaluator import load_supernet
+    from ..evaluate.supernet_evaluator import open_supernet
 
-    opts = RankOptions.from_config(cfg)
+    opts = build.rank_options(cfg)
     if cfg.evaluator.kind != "supernet":
         raise ValueError(f"rank scores a supernet: evaluator.kind must be supernet, not {cfg.evaluator.kind!r} "
                          "(the ground truth is chosen with rank.ground_truth)")
@@ -179,7 +100,8 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     runtime.set_threads(cfg.runtime.threads)
     ckpt = build.checkpoint_path(cfg)
-    model, space, state = load_supernet(ckpt)
+    opened = open_supernet(ckpt)
+    space, state = opened.space, opened.state
     if not (state.get("train") or {}).get("complete", True):
         log.warning("%s is a partly trained checkpoint (step %s)", ckpt, state["train"].get("step"))
     log.info("ranking %s (space %r from the checkpoint) against %s", ckpt, space.name, opts.ground_truth)
@@ -187,8 +109,8 @@ def rank(cfg: DictConfig, out_dir: "str | Path") -> RankResult:
     data = build.data_from_config(cfg, space)
     truth = _ground_truth(opts, cfg, space, data, ckpt)
     cache = build.output_path(cfg.evaluator.cache) if cfg.evaluator.cache else None
-    evaluator = build.evaluator_class(cfg)(model, space, data, build.eval_settings(cfg), checkpoint_id=_file_id(ckpt),
-                                           cache=cache, device=cfg.runtime.device, progress=cfg.runtime.progress)
+    evaluator = build.evaluator_class(cfg).from_supernet(opened, data, build.eval_settings(cfg), cache=cache,
+                                                         device=cfg.runtime.device, progress=cfg.runtime.progress)
     context = {"checkpoint": str(ckpt), "data": cfg.data.name, "evaluator": build.plain(cfg.evaluator)}
     return rank_supernet(evaluator, truth, opts, out_dir, context=context, notes=notes)
 
@@ -329,12 +251,6 @@ def _picks(opts: RankOptions, truth, evaluator: SupernetEvaluator, zero_cost: di
         frames.append(rc.search_picks(space, evaluator, table, opts.caps, budget=opts.pick_budget,
                                       seeds=range(opts.pick_seeds), progress=evaluator.progress))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _file_id(path: Path) -> str:
-    from ..train.checkpoint import file_hash
-
-    return file_hash(path)
 
 
 def _clean(value: Any) -> Any:

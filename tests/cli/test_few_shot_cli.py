@@ -10,7 +10,7 @@ import torch
 
 from oneshot.supernet.few_shot import FewShotSuperNet
 from oneshot.train import load_checkpoint
-from oneshot.workflows.search import evaluator_from_config
+from oneshot.build import evaluator_from_config
 from oneshot.workflows.train import train_supernet
 
 ENV = {**os.environ, "HYDRA_FULL_ERROR": "0"}

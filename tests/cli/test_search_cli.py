@@ -53,6 +53,26 @@ def test_search_reuses_the_shared_cache(make_cfg, tiny_checkpoint, tmp_path):
     assert again.cache_hit_rate.iloc[-1] == 1.0
 
 
+def test_a_search_reads_its_checkpoint_file_once(make_cfg, tiny_checkpoint, tmp_path, monkeypatch):
+    # issue 15: the space check, the model and the cache key each read the file (three reads)
+    import torch
+
+    from oneshot.train import checkpoint
+
+    loads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a[0]) or real_load(*a, **k))
+    monkeypatch.setattr(checkpoint, "file_hash", lambda *a, **k: pytest.fail("checkpoint hashed by a second read"))
+    args = [*TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite",
+            "evaluator=quick", "search.options.pop_size=4", "search.generations=1", "runtime.progress=false"]
+    run_search_from_config(make_cfg("search", *args), tmp_path / "run")
+    assert len(loads) == 1
+    monkeypatch.undo()
+    # the content hash of that one read is the file's hash: caches written before keep their keys
+    cache = EvalCache(tmp_path / "c.sqlite")
+    assert cache.count(checkpoint.file_hash(tiny_checkpoint)) == cache.count() > 0
+
+
 def test_search_on_another_data_seed_is_not_served_the_first_seeds_accuracies(make_cfg, tiny_checkpoint, tmp_path):
     # issue 14: data.seed=5 was served accuracies computed on the seed-0 validation split
     args = [*TINY, "data=synthetic", f"checkpoint={tiny_checkpoint}", f"evaluator.cache={tmp_path}/c.sqlite",

@@ -13,6 +13,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from scipy import stats
 
+from oneshot.build import rank_options
 from oneshot.config import register_configs
 from oneshot.data import load_synthetic
 from oneshot.evaluate import ground_truth as gt
@@ -26,7 +27,7 @@ from oneshot.sampling import UniformSampler
 from oneshot.space import CostModel, load_space
 from oneshot.supernet import SuperNet
 from oneshot.train import Trainer, TrainSettings
-from oneshot.workflows.rank import RankOptions, rank
+from oneshot.workflows.rank import rank
 
 register_configs()
 
@@ -328,14 +329,14 @@ def test_rank_options_are_checked(tmp_path):
     with pytest.raises(ConfigCompositionException, match="sampel_size"):
         make_cfg("rank", "rank.sampel_size=3")  # a typo fails at composition, before any work
     with pytest.raises(ValueError, match="needs rank.ground_truth_path"):
-        RankOptions.from_config(make_cfg("rank", "rank.ground_truth=csv"))
+        rank_options(make_cfg("rank", "rank.ground_truth=csv"))
     with pytest.raises(ValueError, match="use one of"):
-        RankOptions.from_config(make_cfg("rank", "rank.ground_truth=oracle"))
+        rank_options(make_cfg("rank", "rank.ground_truth=oracle"))
     with pytest.raises(ValueError, match="rank.zero_cost: unknown proxies"):
-        RankOptions.from_config(make_cfg("rank", "rank.zero_cost=[naswot,nwot]"))
+        rank_options(make_cfg("rank", "rank.zero_cost=[naswot,nwot]"))
     with pytest.raises(ValueError, match="rank.fuse='zen'"):
-        RankOptions.from_config(make_cfg("rank", "rank.zero_cost=[naswot]", "rank.fuse=zen"))
-    assert RankOptions.from_config(make_cfg("rank")).sample_size == 100
+        rank_options(make_cfg("rank", "rank.zero_cost=[naswot]", "rank.fuse=zen"))
+    assert rank_options(make_cfg("rank")).sample_size == 100
     with pytest.raises(ValueError, match="evaluator.kind must be supernet"):
         rank(make_cfg("rank", "evaluator=nas_bench_macro"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
