@@ -9,6 +9,7 @@ Entry points (the ``oneshot-lut`` CLI wraps them)::
     report = validate_lut(space, profile, out_dir=".")         # tau / r / MAPE, csv + png
     result = import_published_lut(path, out="luts/i7.csv")     # NSGANetV2 / OFA tables
 """
+from .backends import DeviceBackend, backend_kinds, get_backend, register_backend
 from .build import build_lut
 from .importers import ImportResult, import_published_lut
 from .keys import (OpDescriptor, build_module, fixed_keys, is_noop_key, layer_keys, op_descriptor, parse_key,
@@ -19,8 +20,8 @@ from .timing import TorchOpTimer, time_forward
 from .validate import Agreement, ValidationReport, agreement, fit_affine, measure_archs, validate_lut
 
 __all__ = [
-    "Agreement", "DeviceProfile", "ImportResult", "LUTMismatchError", "LatencyLUT", "LatencyModel",
-    "MissingKeysError", "OpDescriptor", "Row", "TorchOpTimer", "ValidationReport", "agreement", "build_lut",
-    "build_module", "fit_affine", "fixed_keys", "import_published_lut", "is_noop_key", "layer_keys",
-    "measure_archs", "op_descriptor", "parse_key", "space_keys", "time_forward", "validate_lut",
+    "Agreement", "DeviceBackend", "DeviceProfile", "ImportResult", "LUTMismatchError", "LatencyLUT", "LatencyModel",
+    "MissingKeysError", "OpDescriptor", "Row", "TorchOpTimer", "ValidationReport", "agreement", "backend_kinds", "build_lut",
+    "build_module", "fit_affine", "fixed_keys", "get_backend", "import_published_lut", "is_noop_key", "layer_keys",
+    "measure_archs", "op_descriptor", "parse_key", "register_backend", "space_keys", "time_forward", "validate_lut",
 ]

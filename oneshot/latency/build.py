@@ -67,7 +67,7 @@ def build_lut(spaces: "SearchSpace | Sequence[SearchSpace]", profile: DeviceProf
     names = ",".join(s.name for s in space_list)
     log.info("latency table %s: %d key(s) for space(s) %s, %d to measure", target, len(dict.fromkeys(wanted)),
              names, len(todo))
-    if todo and profile.kind == "external":
+    if todo and not profile.backend.measurable:
         raise UnsatisfiableError(f"device profile {profile.name!r} is external: its table cannot be measured here "
                                  f"({len(todo)} key(s) missing, e.g. {todo[0]})")
     if not todo:

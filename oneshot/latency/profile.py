@@ -8,8 +8,8 @@ from typing import Any, Iterator, Mapping
 
 import torch
 from ..errors import UnsatisfiableError
+from .backends import DeviceBackend, backend_kinds, get_backend
 
-PROFILE_KINDS = ("cpu", "cuda", "external")
 STATISTICS = ("median", "p25")
 
 
@@ -18,8 +18,8 @@ class DeviceProfile:
     """A named measurement setting; one latency table per profile.
 
     * ``name`` -- profile name; the table lives at ``luts/<name>.csv`` by default.
-    * ``kind`` -- ``cpu``, ``cuda`` or ``external`` (a device we do not own: its
-      table is imported, never measured here).
+    * ``kind`` -- a registered device backend (:mod:`.backends`): ``cpu``, ``cuda`` or
+      ``external`` (a device we do not own: its table is imported, never measured here).
     * ``threads`` -- ``torch.set_num_threads`` while measuring (cpu); ``None`` keeps
       torch's setting and is not checked against a table.
     * ``batch`` -- batch size of every measurement.
@@ -60,8 +60,9 @@ class DeviceProfile:
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
             raise ValueError(f"device profile name {self.name!r} must be a non-empty file-name-like string")
-        if self.kind not in PROFILE_KINDS:
-            raise ValueError(f"device profile {self.name!r}: kind {self.kind!r} not in {PROFILE_KINDS}")
+        if self.kind not in backend_kinds():
+            raise ValueError(f"device profile {self.name!r}: kind {self.kind!r} is not a registered device backend "
+                             f"({', '.join(backend_kinds())}; oneshot.latency.register_backend adds one)")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"device profile {self.name!r}: threads must be >= 1 or null")
         if int(self.batch) < 1:
@@ -132,14 +133,20 @@ class DeviceProfile:
         return path
 
     @property
+    def backend(self) -> DeviceBackend:
+        return get_backend(self.kind)
+
+    @property
     def torch_device(self) -> torch.device:
-        if self.kind == "external":
+        backend = self.backend
+        if not backend.measurable:
             raise UnsatisfiableError(
-                f"device profile {self.name!r} is 'external': its table is imported, it cannot be measured here"
+                f"device profile {self.name!r} is {self.kind!r}: its table is imported, it cannot be measured here"
             )
-        if self.kind == "cuda" and not torch.cuda.is_available():
-            raise UnsatisfiableError(f"device profile {self.name!r} needs CUDA, which is not available on this machine")
-        return torch.device(self.kind)
+        if not backend.is_available():
+            raise UnsatisfiableError(f"device profile {self.name!r} needs a {self.kind} device, which is not "
+                                     "available on this machine")
+        return backend.device()
 
     @contextlib.contextmanager
     def activate(self) -> Iterator[torch.device]:

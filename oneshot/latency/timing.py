@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import time
 from typing import Callable, Sequence
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backends import DeviceBackend, cpu_model, get_backend
 from .keys import OpDescriptor, build_module, example_input
 from .profile import DeviceProfile
 
@@ -27,19 +27,25 @@ MIN_REPEATS = 10
 
 
 def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, repeats: int,
-                 max_seconds: float = float("inf")) -> np.ndarray:
+                 max_seconds: float = float("inf"), backend: DeviceBackend | None = None) -> np.ndarray:
     """Per-call latency (ms) of ``module(x)`` under ``torch.inference_mode``.
 
-    CPU: ``time.perf_counter`` around each call. CUDA: a pair of CUDA events per
-    call, synchronised once at the end. Stops early (keeping at least
-    ``min(repeats, 10)`` samples) once ``max_seconds`` of timed calls have passed.
+    Host clock (``time.perf_counter``) around each call, followed by the backend's
+    ``synchronize`` where it has one; a backend with ``event_timing`` (CUDA): a pair of
+    device events per call, synchronised once at the end. ``backend`` defaults to the
+    one of ``x``'s device type. Stops early (keeping at least ``min(repeats, 10)``
+    samples) once ``max_seconds`` of timed calls have passed.
     """
     module.eval()
-    cuda = x.is_cuda
+    if backend is None:
+        backend = get_backend(x.device.type)
+    sync = backend.synchronize
     with torch.inference_mode():
         for _ in range(warmup):
             module(x)
-        if cuda:
+        if sync is not None:
+            sync(x.device)
+        if backend.event_timing:
             torch.cuda.synchronize(x.device)
             starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
             ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
@@ -59,6 +65,8 @@ def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, repeats: int,
         for i in range(repeats):
             t0 = clock()
             module(x)
+            if sync is not None:
+                sync(x.device)
             times.append(clock() - t0)
             if i + 1 >= min(repeats, MIN_REPEATS) and clock() - t_start > max_seconds:
                 break
@@ -96,7 +104,7 @@ class TorchOpTimer:
 
     def __call__(self, desc: OpDescriptor, profile: DeviceProfile) -> np.ndarray:
         module, x = self.prepare(desc, profile)
-        return time_forward(module, x, profile.warmup, profile.repeats, profile.max_seconds)
+        return time_forward(module, x, profile.warmup, profile.repeats, profile.max_seconds, profile.backend)
 
 
 def summarize(samples: Sequence[float]) -> tuple[float, float, float, int]:
@@ -118,7 +126,7 @@ def load_average() -> str:
 
 def warn_if_busy(profile: DeviceProfile, what: str) -> None:
     """Log a warning when other work competes for the CPU (measurements then vary with it)."""
-    if profile.kind != "cpu":
+    if not profile.backend.host_cpu:
         return
     try:
         load = os.getloadavg()[0]
@@ -132,15 +140,7 @@ def warn_if_busy(profile: DeviceProfile, what: str) -> None:
 
 def device_name(kind: str) -> str:
     """A human-readable name of the measuring device (CPU model or GPU name)."""
-    if kind == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    name = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return name or platform.processor() or platform.machine() or "unknown cpu"
+    backend = get_backend(kind)
+    if backend.measurable and backend.is_available():
+        return backend.describe()
+    return cpu_model()

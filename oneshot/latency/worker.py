@@ -59,7 +59,7 @@ class LocalMeasurer:
     def time_arch(self, index: int, warmup: int, repeats: int) -> np.ndarray:
         if self._x is None:
             raise RuntimeError("load_archs first")
-        return time_forward(self._nets[index], self._x, warmup, repeats, self.profile.max_seconds)
+        return time_forward(self._nets[index], self._x, warmup, repeats, self.profile.max_seconds, self.profile.backend)
 
     def close(self) -> None:
         self._nets, self._x = [], None
