@@ -7,7 +7,7 @@ from oneshot.workflows.lut import run_lut
 
 def test_unknown_action_is_refused(make_cfg, tmp_path):
     cfg = make_cfg("lut", "lut.action=measure")
-    with pytest.raises(ValueError, match="unknown oneshot-lut action 'measure'"):
+    with pytest.raises(ValueError, match=r"lut.action='measure': use one of build, validate, import"):
         run_lut(cfg, tmp_path)
 
 
