@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+ARCH_COLUMNS = {"arch": str, "table_best_arch": str}  # genome strings keep their leading zeros
 
 
 def compose(overrides: list[str], app: str = "dnas"):
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     targets = [("flops", t) for t in args.flops_targets] + [("latency", lat_target)]
 
     out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
-    rows = pd.read_csv(out).to_dict("records") if out.is_file() else []
+    rows = pd.read_csv(out, dtype=ARCH_COLUMNS).to_dict("records") if out.is_file() else []
     done = {(r["method"], r["metric"], float(r["target"]), int(r["seed"])) for r in rows}
     work = Path(args.work) / ("smoke" if args.smoke else f"e{args.epochs:g}_n{args.train_images or 'all'}")
     common = [f"data={args.data}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
@@ -149,8 +150,31 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 tmp = out.with_suffix(".csv.tmp")
                 pd.DataFrame(rows).to_csv(tmp, index=False)
                 tmp.replace(out)  # a row per finished run: an interrupted benchmark loses at most one run
-    print(f"wrote {out}")
+                out.with_suffix(".md").write_text(report(pd.DataFrame(rows)))
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     return pd.DataFrame(rows)
+
+
+def report(rows: pd.DataFrame) -> str:
+    """Markdown: per target, each method's derived arch (true accuracy, cost, regret vs the table's best
+    under the same cap), mean over seeds, and the wall-clock it took (two_stage: its shared supernet
+    training plus this target's search)."""
+    lines = ["| target | method | seeds | arch (seed 0) | true accuracy % | cost | feasible | regret (points) | minutes |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for (metric, target), group in rows.groupby(["metric", "target"], sort=False):
+        unit = (lambda v: f"{v / 1e6:.1f}M") if metric == "flops" else (lambda v: f"{v:.2f} ms")
+        label = f"{metric} <= {unit(target)}"
+        best = group.iloc[0]
+        lines.append(f"| {label} | table best | | {best['table_best_arch']} | {best['table_best_accuracy']:.2f} | "
+                     f"{unit(best['table_best_cost'])} | | 0 | |")
+        for method, runs in group.groupby("method", sort=False):
+            minutes = runs["seconds"] + (runs["train_seconds"] if "train_seconds" in runs else 0).fillna(0) \
+                if method == "two_stage" else runs["seconds"]
+            regret = runs["table_best_accuracy"] - runs["true_accuracy"]
+            lines.append(f"| {label} | {method} | {len(runs)} | {runs['arch'].iloc[0]} | "
+                         f"{runs['true_accuracy'].mean():.2f} | {unit(runs['cost'].mean())} | "
+                         f"{int(runs['feasible'].sum())}/{len(runs)} | {regret.mean():.2f} | {minutes.mean() / 60:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def train_supernet_once(args, common: list[str], folder: Path, seed: int) -> dict:
