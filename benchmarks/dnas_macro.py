@@ -11,6 +11,7 @@ One row per (method, target, seed) in ``benchmarks/results/dnas_macro[_smoke].cs
 skips the rows already there and resumes an interrupted training from its checkpoint (``--work``).
 
     python benchmarks/dnas_macro.py --epochs 30 --seeds 0 1 2       # the lead's run (idle machine)
+    python benchmarks/dnas_macro.py --epochs 3 --train-images 10000 --seeds 0   # the README's run (~70 min)
     python benchmarks/dnas_macro.py --smoke                          # a couple of minutes, checks the plumbing
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--flops-targets", nargs="+", type=float, default=[30e6, 60e6])
     p.add_argument("--latency-target", type=float, default=None,
                    help="ms on --device's LUT (default: the middle of the space's latency range)")
+    p.add_argument("--no-latency", action="store_true", help="FLOPs targets only")
     p.add_argument("--device", default="cpu_2t", help="latency device profile")
     p.add_argument("--lut", default=str(REPO / "benchmarks" / "results" / "lut_table_cpu_2t.csv"))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default="cifar10_npz")
     p.add_argument("--warmup-epochs", type=float, default=None, help="method.warmup_epochs (default: the method's)")
+    p.add_argument("--cost-form", default=None, choices=["mul_log", "add", "hinge"],
+                   help="cost.form for every DNAS method (default: each method's published form); rows are "
+                        "labelled method[form]")
     p.add_argument("--smoke", action="store_true", help="tiny budget: 2 x 4 steps on 1,024 images, one method set")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     lat = latency_table(lut.model(space, corrected=False))
     table_lat = np.array([lat.of(g) for g in genomes])
     lat_target = args.latency_target or float(np.median(table_lat))
-    targets = [("flops", t) for t in args.flops_targets] + [("latency", lat_target)]
+    targets = [("flops", t) for t in args.flops_targets] + ([] if args.no_latency else [("latency", lat_target)])
 
     out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
     rows = pd.read_csv(out, dtype=ARCH_COLUMNS).to_dict("records") if out.is_file() else []
@@ -117,19 +122,23 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         for metric, target in targets:
             best_arch, best_acc, best_cost = table_best(table, table_flops if metric == "flops" else table_lat, target)
             for method in args.methods:
-                if (method, metric, float(target), seed) in done:
+                label = f"{method}[{args.cost_form}]" if args.cost_form and method != "two_stage" else method
+                if (label, metric, float(target), seed) in done:
                     continue
-                run = work / f"{method}_{metric}_{target:g}_{seed}"
+                run = work / f"{label}_{metric}_{target:g}_{seed}".replace("[", "_").replace("]", "")
                 start = time.perf_counter()
                 if method == "two_stage":
                     if not supernet:
                         supernet.update(train_supernet_once(args, common, work / f"supernet_{args.sampler}_{seed}", seed))
+                        start = time.perf_counter()  # the training is train_seconds, shared by every target
                     best = search_supernet(args, common, supernet["checkpoint"], metric, target, seed, run)
                     extra = {"train_seconds": supernet["seconds"], "sampler": args.sampler}
                 else:
                     overrides = [*common, f"method={method}", f"cost.metric={metric}", f"cost.target={target}",
                                  f"train.seed={seed}", "train.resume=true", f"checkpoint={run}/dnas.pt",
                                  f"out_dir={run}", "evaluator.cache=null"]
+                    if args.cost_form:
+                        overrides.append(f"cost.form={args.cost_form}")
                     if args.warmup_epochs is not None:
                         overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
                     best = json.loads(run_dnas(compose(overrides), run).read_text())
@@ -137,7 +146,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 seconds = time.perf_counter() - start
                 arch = space.parse(best["arch"])
                 cost = flops.of(arch) if metric == "flops" else lat.of(arch)
-                rows.append({"method": method, "metric": metric, "target": target, "seed": seed, "arch": str(arch),
+                rows.append({"method": label, "metric": metric, "target": target, "seed": seed, "arch": str(arch),
                              "true_accuracy": float(bench.evaluate([arch])["accuracy"].iloc[0]),
                              "flops": flops.of(arch), "latency_ms": lat.of(arch), "cost": cost,
                              "feasible": cost <= target, "supernet_accuracy": best["accuracy"],
