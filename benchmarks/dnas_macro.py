@@ -177,8 +177,7 @@ def report(rows: pd.DataFrame) -> str:
         lines.append(f"| {label} | table best | | {best['table_best_arch']} | {best['table_best_accuracy']:.2f} | "
                      f"{unit(best['table_best_cost'])} | | 0 | |")
         for method, runs in group.groupby("method", sort=False):
-            minutes = runs["seconds"] + (runs["train_seconds"] if "train_seconds" in runs else 0).fillna(0) \
-                if method == "two_stage" else runs["seconds"]
+            minutes = runs["seconds"] + (runs["train_seconds"].fillna(0) if method == "two_stage" else 0)
             regret = runs["table_best_accuracy"] - runs["true_accuracy"]
             lines.append(f"| {label} | {method} | {len(runs)} | {runs['arch'].iloc[0]} | "
                          f"{runs['true_accuracy'].mean():.2f} | {unit(runs['cost'].mean())} | "
