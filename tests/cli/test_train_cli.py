@@ -88,14 +88,21 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_the_resume_command(
     args = ["data=synthetic", "train=tiny", "train.max_steps=null", "train.epochs=100", "train.checkpoint_every=1",
             "train.resume=false", f"checkpoint={ckpt}", f"out_dir={tmp_path}", "runtime.progress=false",
             "runtime.device=cpu", "runtime.threads=1"]
-    proc = subprocess.Popen([sys.executable, "-m", "oneshot.cli.train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV)
+    # -X faulthandler: if the run ever hangs after Ctrl-C (seen once in a full local run), SIGABRT makes
+    # it print every thread's stack, so the failure names where it hung
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "oneshot.cli.train", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"no exit 120 s after Ctrl-C; its stacks:\n{err[-6000:]}\nstdout tail:\n{out[-2000:]}")
     assert proc.returncode == 130, err
     assert "Traceback" not in err + out
     last = err.strip().splitlines()[-1]
