@@ -88,10 +88,12 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_the_resume_command(
     args = ["data=synthetic", "train=tiny", "train.max_steps=null", "train.epochs=100", "train.checkpoint_every=1",
             "train.resume=false", f"checkpoint={ckpt}", f"out_dir={tmp_path}", "runtime.progress=false",
             "runtime.device=cpu", "runtime.threads=1"]
-    # -X faulthandler: if the run ever hangs after Ctrl-C (seen once in a full local run), SIGABRT makes
-    # it print every thread's stack, so the failure names where it hung
+    # A suite started in the background (`pytest ... &`) hands its children SIGINT ignored, and Python then
+    # installs no Ctrl-C handler: the child must start with SIGINT at its default, as in a terminal.
+    # -X faulthandler: if it ever hangs after Ctrl-C anyway, SIGABRT prints every thread's stack.
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "oneshot.cli.train", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
