@@ -4,6 +4,7 @@ import sys
 
 import pandas as pd
 import pytest
+import torch
 
 from oneshot.train import load_checkpoint
 from oneshot.workflows.train import train_supernet
@@ -65,6 +66,22 @@ def test_fair_sampler_trains_end_to_end(make_cfg, tmp_path):
     # 8 batches of 32 in the epoch; each fair step trains 3 archs on a batch each: 3 steps
     assert state["sampler"]["name"] == "fair" and state["train"]["step"] == 3
     assert state["train"]["batch"] == 9 and state["train"]["complete"]
+
+
+def _train_sandwich(make_cfg, tmp_path, name, *overrides):
+    cfg = make_cfg("train", "data=synthetic", "train=tiny", "sampler=sandwich", f"checkpoint={tmp_path}/{name}.pt",
+                   "runtime.progress=false", "runtime.device=cpu", *overrides)
+    return load_checkpoint(train_supernet(cfg, tmp_path / name))
+
+
+def test_sandwich_sampler_trains_end_to_end_and_distillation_changes_the_weights(make_cfg, tmp_path):
+    with_kd = _train_sandwich(make_cfg, tmp_path, "kd", "sampler.archs_per_step=1")
+    without = _train_sandwich(make_cfg, tmp_path, "plain", "sampler.archs_per_step=1", "sampler.kd_weight=0")
+    assert with_kd["sampler"]["name"] == "sandwich"
+    assert with_kd["train"]["step"] == without["train"]["step"] == 4  # train=tiny: max_steps=4
+    a, b = with_kd["model"], without["model"]
+    differ = [k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k])]
+    assert differ, "kd_weight had no effect on training"
 
 
 def test_retrain_one_arch_from_scratch_and_from_the_supernet(make_cfg, tmp_path):
