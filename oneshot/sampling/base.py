@@ -3,6 +3,7 @@ hooks through which a sampler shapes the rest of a training step."""
 from __future__ import annotations
 
 import abc
+import numbers
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
@@ -95,6 +96,13 @@ class Sampler(abc.ABC):
 def overridden_hooks(sampler: Sampler, hooks: Sequence[str] = SCHEDULE_HOOKS) -> list[str]:
     """The ``hooks`` that ``sampler``'s class overrides (i.e. are not the base's no-ops)."""
     return [h for h in hooks if getattr(type(sampler), h) is not getattr(Sampler, h)]
+
+
+def checked_kd_weight(value: Any) -> float:
+    """``sampler.kd_weight`` as a float, or raise: a number >= 0 (0 turns distillation off)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"sampler.kd_weight must be >= 0 (0 turns distillation off), got {value!r}")
+    return float(value)
 
 
 def step_rng(seed: int, step: int, salt: int = 0) -> np.random.Generator:

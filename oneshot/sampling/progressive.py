@@ -55,7 +55,7 @@ from ..space.arch import Arch
 from ..space.space import SearchSpace
 from ..supernet.elastic_dims import (ELASTIC_DIMS, available_dims, check_dims, check_elastic_space,
                                      largest_arch, sample_arch, smallest_arch)
-from .base import SeededSampler, step_rng
+from .base import SeededSampler, checked_kd_weight, step_rng
 from .registry import register_sampler
 
 if TYPE_CHECKING:
@@ -171,9 +171,7 @@ class ProgressiveSampler(SeededSampler):
         self.space = space
         self.phases = parse_phases(space, phases)
         self.sandwich = bool(sandwich)
-        if isinstance(kd_weight, bool) or not isinstance(kd_weight, numbers.Real) or not kd_weight >= 0:
-            raise ValueError(f"sampler.kd_weight must be >= 0 (0 turns distillation off), got {kd_weight!r}")
-        self.kd_weight = float(kd_weight)
+        self.kd_weight = checked_kd_weight(kd_weight)
         if archs_per_step is None:
             archs_per_step = 2 if self.sandwich else 1
         low = 0 if self.sandwich else 1

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from ..errors import UnsatisfiableError
 from ..space.arch import Arch
 from ..space.costs import CostModel
 from ..space.space import SearchSpace
-from .base import SeededSampler, step_rng
+from .base import SeededSampler, checked_kd_weight, step_rng
 from .registry import register_sampler
-from .uniform import draw_accepted, draw_genomes
+from .uniform import draw_archs
 
 
 class SandwichSampler(SeededSampler):
@@ -34,8 +33,6 @@ class SandwichSampler(SeededSampler):
         if isinstance(archs_per_step, bool) or not isinstance(archs_per_step, numbers.Integral) or archs_per_step < 0:
             raise ValueError(f"sampler.archs_per_step (random archs besides the largest and smallest) must be an "
                              f"integer >= 0, got {archs_per_step!r}")
-        if isinstance(kd_weight, bool) or not isinstance(kd_weight, numbers.Real) or not kd_weight >= 0:
-            raise ValueError(f"sampler.kd_weight must be >= 0 (0 turns distillation off), got {kd_weight!r}")
         costs = CostModel(space)
         self.space = space
         self.largest = space.canonical(costs.extreme("flops", largest=True))
@@ -44,22 +41,13 @@ class SandwichSampler(SeededSampler):
             raise ValueError(f"sampler=sandwich: space {space.name!r} has a single network (its largest and "
                              "smallest archs are the same); use sampler=uniform")
         self.archs_per_step = int(archs_per_step)
-        self.kd_weight = float(kd_weight)
+        self.kd_weight = checked_kd_weight(kd_weight)
         self.canonical = bool(canonical)
         self.max_tries = int(max_tries)
 
     def step_archs(self, step: int) -> list[Arch]:
-        rng = step_rng(self.seed, step)
-        if not self.canonical:
-            middle = [Arch(g) for g in draw_genomes(rng, self.space, self.archs_per_step)]
-        else:
-            middle = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch,
-                                   self.max_tries)
-            if len(middle) < self.archs_per_step:
-                raise UnsatisfiableError(
-                    f"step {step}: only {len(middle)} of {self.archs_per_step} canonical archs in {self.max_tries} "
-                    f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
-                    "sampler.canonical=false")
+        middle = draw_archs(step_rng(self.seed, step), self.space, self.archs_per_step, self.canonical,
+                            self.max_tries, step)
         return [self.largest, self.smallest, *middle]
 
     def teacher(self, step: int) -> tuple[Arch, float] | None:

@@ -40,18 +40,24 @@ class UniformSampler(SeededSampler):
         self.allowed = check_allowed(space, allowed)
 
     def step_archs(self, step: int) -> list[Arch]:
-        rng = step_rng(self.seed, step)
-        if not self.canonical:
-            return [Arch(g) for g in draw_genomes(rng, self.space, self.archs_per_step, self.allowed)]
-        out = draw_accepted(rng, self.space, self.archs_per_step, self.space.is_canonical_batch, self.max_tries,
-                            allowed=self.allowed)
-        if len(out) < self.archs_per_step:
-            raise UnsatisfiableError(
-                f"step {step}: only {len(out)} of {self.archs_per_step} canonical archs in {self.max_tries} "
-                f"uniform draws from space {self.space.name!r}; raise sampler.max_tries or set "
-                "sampler.canonical=false"
-            )
-        return out
+        return draw_archs(step_rng(self.seed, step), self.space, self.archs_per_step, self.canonical,
+                          self.max_tries, step, self.allowed)
+
+
+def draw_archs(rng: np.random.Generator, space: SearchSpace, count: int, canonical: bool, max_tries: int,
+               step: int, allowed: Sequence[Sequence[int]] | None = None) -> list[Arch]:
+    """``count`` uniform archs of step ``step`` (distinct networks in canonical form with ``canonical``,
+    else uniform strings); raise if ``max_tries`` draws give too few canonical ones."""
+    if not canonical:
+        return [Arch(g) for g in draw_genomes(rng, space, count, allowed)]
+    out = draw_accepted(rng, space, count, space.is_canonical_batch, max_tries, allowed=allowed)
+    if len(out) < count:
+        raise UnsatisfiableError(
+            f"step {step}: only {len(out)} of {count} canonical archs in {max_tries} "
+            f"uniform draws from space {space.name!r}; raise sampler.max_tries or set "
+            "sampler.canonical=false"
+        )
+    return out
 
 
 def check_allowed(space: SearchSpace,

@@ -8,10 +8,10 @@ from oneshot.space import CostModel, load_space
 def test_each_step_is_largest_smallest_then_random_distinct_networks():
     space = load_space("nas_bench_macro")
     s = SandwichSampler(space, seed=0, archs_per_step=3)
-    flops = CostModel(space).flops(space.canonical_archs())
+    costs = CostModel(space)
+    flops = costs.flops(space.canonical_archs())
     steps = [s.step_archs(i) for i in range(50)]
     assert all(len(archs) == 5 for archs in steps)
-    costs = CostModel(space)
     assert {float(costs.flops([a[0]])[0]) for a in steps} == {flops.max()}
     assert {float(costs.flops([a[1]])[0]) for a in steps} == {flops.min()}
     middle = [a for archs in steps for a in archs[2:]]
