@@ -18,7 +18,9 @@ mean normalised rank of supernet and that proxy, fixed in advance -- no ground t
 
 Per configuration and sample: global tau, tau inside equal-depth groups, tau inside the FLOPs
 band 0.8*cap..cap per cap, each with the supernet's paired-bootstrap gain over the best proxy of
-that metric (``*_p_not_better``: share of resamples where it does not beat it); pick regret per
+that metric (``*_p_not_better``: share of resamples where it does not beat it; ``--band-sample N``
+tops each band up to N archs drawn inside it, since the stratified sample puts few archs in the
+narrow low-cost bands -- global and depth-group taus stay on the stratified sample); pick regret per
 cap: free proxies' picks over the whole table, a random pick, and with ``--search-picks`` NSGA-II
 over the supernet (budget of distinct evaluations x seeds; the evaluator cache makes repeated
 archs free). No training setting here was tuned on the held-out samples (seeds 0 and 2).
@@ -81,6 +83,8 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--no-zero-cost", action="store_true", help="leave the zero-cost proxies out")
     ap.add_argument("--fuse", default=None, help="add fused_<proxy>: supernet + that proxy by mean normalised rank")
     ap.add_argument("--caps", type=float, nargs="+", default=[20e6, 30e6, 40e6, 60e6])
+    ap.add_argument("--band-sample", type=int, default=0,
+                    help="archs per FLOPs band: extra archs drawn inside each band (0 = the sample's own)")
     ap.add_argument("--search-picks", action="store_true", help="NSGA-II picks over the supernet per cap and seed")
     ap.add_argument("--pick-budget", type=int, default=300)
     ap.add_argument("--pick-seeds", type=int, default=3)
@@ -94,6 +98,7 @@ def _args() -> argparse.Namespace:
 def _rank_overrides(args, seed: int) -> list[str]:
     out = [f"evaluator={args.evaluator}", f"rank.sample_size={args.sample_size}", f"rank.sample_seed={seed}",
            f"rank.caps=[{','.join(f'{c:g}' for c in args.caps)}]", f"rank.bootstrap={args.bootstrap}",
+           f"rank.band_sample={args.band_sample}",
            f"rank.search_picks={str(args.search_picks).lower()}", f"rank.pick_budget={args.pick_budget}",
            f"rank.pick_seeds={args.pick_seeds}", f"rank.zero_cost_picks={str(args.zero_cost_picks).lower()}"]
     if args.no_zero_cost:
@@ -110,6 +115,8 @@ def _row(label: str, seed: int, args, result, state, train_seconds: float, rank_
            "top_k_overlap": s["top_k_overlap"], **{f"tau_{p}": v["tau"] for p, v in s["proxies"].items()}}
     for metric, value in s["constrained"]["supernet"].items():
         row[METRIC_COLUMNS.get(metric, f"{metric}_tau")] = value
+    for metric, n in s.get("constrained_archs", {}).items():
+        row[f"{metric}_n"] = n
     for metric, vs in s["vs_best_proxy_by_metric"].items():
         prefix = "gain" if metric == "global" else f"{metric}_gain"
         row.update({f"{prefix}_best_proxy": vs["proxy"], f"{prefix}": vs["gain"], f"{prefix}_ci_low": vs["ci_low"],
@@ -180,8 +187,8 @@ def _markdown(frame: pd.DataFrame, caps: list[float]) -> str:
     md += ["", "Tau inside equal-depth groups and FLOPs bands (0.8 cap..cap), gain over that metric's best proxy:", ""]
     md += table(["sampler", "sample_seed", "depth_tau", "depth_group_gain_best_proxy", "depth_group_gain",
                  "depth_group_gain_ci_low", "depth_group_gain_ci_high",
-                 *[c for b in bands for c in (f"{b}_tau", f"{b}_gain_best_proxy", f"{b}_gain", f"{b}_gain_ci_low",
-                                              f"{b}_gain_ci_high")]])
+                 *[c for b in bands for c in (f"{b}_n", f"{b}_tau", f"{b}_gain_best_proxy", f"{b}_gain",
+                                              f"{b}_gain_ci_low", f"{b}_gain_ci_high")]])
     labels = [f"{c / 1e6:g}M" for c in caps]
     md += ["", "Pick regret per cap (points below the table's best under the cap): NSGA-II over the supernet "
            "(mean over seeds), the best free proxy's pick over the whole table, a random feasible pick:", ""]

@@ -8,7 +8,8 @@ A user picks ONE arch per cost cap, so besides global Kendall tau this module me
   order); a predictor constant inside a group scores 0 there (every pair tied: it
   carries no information), not NaN. Tau is tau-b (ties on either side handled as scipy).
 * :func:`flops_band` -- the group of archs with ``low * cap <= FLOPs <= cap`` (the
-  candidates a search under that cap ends up comparing);
+  candidates a search under that cap ends up comparing); :func:`band_sample` draws extra archs
+  inside each band, since a FLOPs-stratified sample puts only a few in the narrow low-cost bands;
 * :func:`group_tau_stats` / :func:`paired_group_gain` -- seeded percentile bootstrap CI and
   paired-bootstrap gain over a baseline (the same resampled archs for both, as
   :func:`~oneshot.evaluate.ranking.paired_tau_gain` does for global tau);
@@ -24,7 +25,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .ranking import _bootstrap, _percentile_ci
+from ..space.arch import Arch
+from ..space.costs import CostModel
+from ..space.space import SearchSpace
+from .ranking import _bootstrap, _percentile_ci, canonical_pool
 
 #: FLOPs caps of the constrained metrics (NAS-Bench-Macro's networks span 7.7M to 106M FLOPs)
 DEFAULT_CAPS = (20e6, 30e6, 40e6, 60e6)
@@ -125,12 +129,50 @@ def flops_band(flops: Sequence[float], cap: float, low: float = BAND_LOW) -> np.
     return np.where((f >= low * cap) & (f <= cap), 0, -1)
 
 
-def constrained_taus(scores: Mapping[str, Sequence[float]], truth: Sequence[float], depth: Sequence[int],
+def band_sample(space: SearchSpace, caps: Sequence[float], size: int, seed: int = 0, *,
+                low: float = BAND_LOW, have: Sequence[Sequence[int]] = (), pool: int = 20_000,
+                candidates: "Sequence[Sequence[int]] | None" = None) -> list[Arch]:
+    """Seeded distinct canonical archs that top up each cap's FLOPs band to ``size`` archs.
+
+    Archs in ``have`` (e.g. the main ranking sample) count towards a band and are never drawn
+    again; a band with fewer candidates than ``size`` gives all it has. Returns only the new
+    archs, sorted by FLOPs. The pool is :func:`~oneshot.evaluate.ranking.canonical_pool`'s.
+    """
+    if size < 0:
+        raise ValueError(f"band sample size must be >= 0, got {size}")
+    genomes = canonical_pool(space, pool, seed, candidates)
+    flops = CostModel(space).flops(genomes)
+    have_rows = np.asarray([tuple(space.canonical(a)) for a in have], dtype=np.int64).reshape(-1, space.num_layers)
+    taken = np.zeros(len(genomes), dtype=bool)
+    if len(have_rows):
+        taken |= (genomes[:, None, :] == have_rows[None, :, :]).all(-1).any(1)
+    chosen = np.zeros(len(genomes), dtype=bool)
+    rng = np.random.default_rng([seed, 0xBA4D])
+    for cap in caps:
+        member = flops_band(flops, cap, low) == 0
+        missing = size - int((member & (taken | chosen)).sum())
+        free = np.flatnonzero(member & ~taken & ~chosen)
+        if missing > 0 and len(free):
+            chosen[rng.permutation(free)[:missing]] = True
+    order = np.flatnonzero(chosen)
+    order = order[np.argsort(flops[order], kind="stable")]
+    return [Arch(g) for g in genomes[order]]
+
+
+def _metric_groups(depth: "Sequence[int] | None", flops: Sequence[float], caps: Sequence[float],
+                   band_low: float) -> dict[str, np.ndarray]:
+    metrics = {} if depth is None else {"depth_group": np.asarray(depth, dtype=np.int64)}
+    metrics.update({f"band_{cap_label(c)}": flops_band(flops, c, band_low) for c in caps})
+    return metrics
+
+
+def constrained_taus(scores: Mapping[str, Sequence[float]], truth: Sequence[float], depth: "Sequence[int] | None",
                      flops: Sequence[float], caps: Sequence[float] = DEFAULT_CAPS, *, band_low: float = BAND_LOW,
                      resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """One row per (predictor, metric): ``depth_group`` and ``band_<cap>`` tau with CI and the archs counted."""
-    metrics = {"depth_group": np.asarray(depth, dtype=np.int64)}
-    metrics.update({f"band_{cap_label(c)}": flops_band(flops, c, band_low) for c in caps})
+    """One row per (predictor, metric): ``depth_group`` and ``band_<cap>`` tau with CI and the archs counted.
+
+    ``depth=None`` leaves the depth-group metric out (e.g. for archs drawn inside the bands only)."""
+    metrics = _metric_groups(depth, flops, caps, band_low)
     rows = []
     for name, values in scores.items():
         for metric, groups in metrics.items():
@@ -140,12 +182,11 @@ def constrained_taus(scores: Mapping[str, Sequence[float]], truth: Sequence[floa
 
 
 def constrained_gains(scores: Mapping[str, Sequence[float]], baselines: Sequence[str], truth: Sequence[float],
-                      depth: Sequence[int], flops: Sequence[float], caps: Sequence[float] = DEFAULT_CAPS, *,
+                      depth: "Sequence[int] | None", flops: Sequence[float], caps: Sequence[float] = DEFAULT_CAPS, *,
                       band_low: float = BAND_LOW, resamples: int = 1000, confidence: float = 0.95,
                       seed: int = 0, predictors: Sequence[str] = ()) -> pd.DataFrame:
     """Paired gains of each of ``predictors`` over each of ``baselines`` (names in ``scores``), per metric."""
-    metrics = {"depth_group": np.asarray(depth, dtype=np.int64)}
-    metrics.update({f"band_{cap_label(c)}": flops_band(flops, c, band_low) for c in caps})
+    metrics = _metric_groups(depth, flops, caps, band_low)
     rows = []
     for name in predictors:
         for base in baselines:

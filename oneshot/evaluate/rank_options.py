@@ -34,6 +34,7 @@ class RankOptions:
     fuse: str | None = None  # a proxy to fuse with the supernet by mean normalised rank (fixed in advance)
     caps: list[float] = field(default_factory=lambda: list(DEFAULT_CAPS))  # FLOPs caps of bands and picks
     band_low: float = BAND_LOW  # band below a cap: band_low * cap <= FLOPs <= cap
+    band_sample: int = 0  # archs per band: extra archs drawn inside each band top it up to this (0 = none)
     picks: bool = True  # free proxies' and random picks over the whole ground-truth table (cheap)
     zero_cost_picks: bool = False  # zero-cost proxies' picks: scores every table arch (minutes to hours)
     search_picks: bool = False  # NSGA-II over the supernet per cap and seed (the expensive part)
@@ -59,5 +60,7 @@ class RankOptions:
                              f"{[*PROXIES, *self.zero_cost]} (add it to rank.zero_cost)")
         if not self.caps or min(self.caps) <= 0 or not 0 <= self.band_low < 1:
             raise ValueError("rank.caps must be positive FLOPs values and rank.band_low in [0, 1)")
+        if self.band_sample < 0:
+            raise ValueError(f"rank.band_sample={self.band_sample}: archs per FLOPs band must be >= 0 (0 = none)")
         if self.pick_budget < 1 or self.pick_seeds < 1 or self.zero_cost_batch < 2:
             raise ValueError("rank.pick_budget and rank.pick_seeds must be >= 1, rank.zero_cost_batch >= 2")

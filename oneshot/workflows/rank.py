@@ -38,6 +38,7 @@ from omegaconf import DictConfig
 
 from .. import build, runtime
 from ..evaluate import ground_truth as gt
+from ..evaluate.constrained import band_sample
 from ..evaluate.ranking import PROXIES, fuse_ranks, paired_tau_gain, proxy_scores, ranking_table, stratified_sample
 from ..evaluate.rank_options import RankOptions
 from ..evaluate.supernet_evaluator import SupernetEvaluator
@@ -139,34 +140,35 @@ def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: Ran
                               candidates=candidates)
     if len(archs) < 2:
         raise ValueError(f"the sample has {len(archs)} arch: a ranking needs at least 2")
-    proxies = proxy_scores(space, archs)
-    sample = pd.DataFrame({"arch": [str(a) for a in archs], **{k: proxies[k] for k in PROXIES}})
+    extra = band_sample(space, opts.caps, opts.band_sample, opts.sample_seed, low=opts.band_low, have=archs,
+                        pool=opts.pool, candidates=candidates) if opts.band_sample else []
+    everything = archs + extra
+    proxies = proxy_scores(space, everything)
+    in_sample = np.arange(len(everything)) < len(archs)
+    sample = pd.DataFrame({"arch": [str(a) for a in everything], "in_sample": in_sample,
+                           **{k: proxies[k] for k in PROXIES}})
     atomic_write_text(out_dir / "sample.csv", sample.to_csv(index=False))
 
-    truth_acc = truth.accuracy(archs)  # first: a table missing archs fails before any compute
-    ev = evaluator.evaluate(archs)
-    zero_cost = _zero_cost(opts, evaluator, archs)
+    truth_acc = truth.accuracy(everything)  # first: a table missing archs fails before any compute
+    ev = evaluator.evaluate(everything)
+    zero_cost = _zero_cost(opts, evaluator, everything)
 
-    frame = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
-                          "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],
-                          "non_identity": proxies["non_identity"].astype(int), **zero_cost, "cached": ev["cached"]})
-    if opts.fuse:
-        frame[f"fused_{opts.fuse}"] = fuse_ranks(frame["supernet_accuracy"], frame[opts.fuse])
-    frame["rank_supernet"] = frame["supernet_accuracy"].rank(ascending=False, method="min").astype(int)
-    frame["rank_truth"] = frame["ground_truth"].rank(ascending=False, method="min").astype(int)
-    frame = frame.sort_values(["rank_truth", "arch"]).reset_index(drop=True)
+    scored = pd.DataFrame({"arch": ev["arch"], "supernet_accuracy": ev["accuracy"], "supernet_loss": ev["loss"],
+                           "ground_truth": truth_acc, "flops": ev["flops"], "params": ev["params"],
+                           "non_identity": proxies["non_identity"].astype(int), **zero_cost, "cached": ev["cached"]})
+    frame = _ranked(scored[in_sample].reset_index(drop=True), opts.fuse)
+    bands = _ranked(scored, opts.fuse) if extra else None
 
     proxy_names = [*PROXIES, *zero_cost]
     predictors = ["supernet"] + ([f"fused_{opts.fuse}"] if opts.fuse else [])
-    scores = {"supernet": frame["supernet_accuracy"].to_numpy(),
-              **{k: frame[k].to_numpy(float) for k in predictors[1:] + proxy_names}}
-    y = frame["ground_truth"].to_numpy()
+    main_set = _scored_set(frame, predictors, proxy_names)
+    band_set = _scored_set(bands, predictors, proxy_names) if bands is not None else None
+    scores, y = main_set.scores, main_set.truth
     table = ranking_table(scores, y, top_k=opts.top_k, relevant=opts.precision_top,
                           bootstrap=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
     main = table.iloc[0].to_dict()
-    depth, flops = frame["non_identity"].to_numpy(), frame["flops"].to_numpy(float)
-    taus = rc.taus_table(scores, y, depth, flops, opts)
-    gains = rc.gains_table(scores, predictors, proxy_names, y, depth, flops, opts)
+    taus = rc.taus_table(main_set, opts, band_set)
+    gains = rc.gains_table(main_set, predictors, proxy_names, opts, band_set)
     best_by = rc.best_by_metric(taus, table, proxy_names)
     best = best_by["global"]
     vs_best = paired_tau_gain(scores["supernet"], scores[best], y, opts.bootstrap, opts.confidence, opts.sample_seed)
@@ -180,6 +182,8 @@ def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: Ran
         "vs_best_proxy": {"proxy": best, **{k: _clean(v) for k, v in vs_best.items()}},
         "constrained": {name: {r["metric"]: _clean(r["tau"]) for _, r in rows.iterrows()}
                         for name, rows in taus.groupby("predictor", sort=False)},
+        "constrained_archs": {r["metric"]: int(r["n"]) for _, r in taus[taus.predictor == "supernet"].iterrows()},
+        "band_sample_added": len(extra),
         "vs_best_proxy_by_metric": {
             metric: {"proxy": proxy, **{k: _clean(v) for k, v in gains[(gains.predictor == "supernet")
                                                                        & (gains.baseline == proxy)
@@ -200,6 +204,8 @@ def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: Ran
         summary["standalone_store"] = str(truth.store)
         summary["standalone_trained"] = truth.trained
     atomic_write_text(out_dir / "ranking.csv", frame.to_csv(index=False))
+    if bands is not None:
+        atomic_write_text(out_dir / "ranking_bands.csv", bands.to_csv(index=False))
     atomic_write_text(out_dir / "ranking_summary.csv", table.to_csv(index=False))
     atomic_write_text(out_dir / "ranking_constrained.csv", taus.to_csv(index=False))
     atomic_write_text(out_dir / "ranking_gains.csv", gains.to_csv(index=False))
@@ -219,6 +225,23 @@ def rank_supernet(evaluator: SupernetEvaluator, truth: gt.GroundTruth, opts: Ran
              summary["constrained"]["supernet"]["depth_group"] or float("nan"), depth_gain["proxy"],
              *(depth_gain[k] if depth_gain[k] is not None else float("nan") for k in ("gain", "ci_low", "ci_high")))
     return RankResult(frame, table, summary, out_dir, space)
+
+
+def _ranked(scored: pd.DataFrame, fuse: str | None) -> pd.DataFrame:
+    """``scored`` with the fused score (ranks normalised within these archs), both ranks, sorted by truth."""
+    frame = scored.copy()
+    if fuse:
+        frame[f"fused_{fuse}"] = fuse_ranks(frame["supernet_accuracy"], frame[fuse])
+    frame["rank_supernet"] = frame["supernet_accuracy"].rank(ascending=False, method="min").astype(int)
+    frame["rank_truth"] = frame["ground_truth"].rank(ascending=False, method="min").astype(int)
+    return frame.sort_values(["rank_truth", "arch"]).reset_index(drop=True)
+
+
+def _scored_set(frame: pd.DataFrame, predictors: list[str], proxies: list[str]) -> rc.ScoredSet:
+    scores = {"supernet": frame["supernet_accuracy"].to_numpy(),
+              **{k: frame[k].to_numpy(float) for k in predictors[1:] + proxies}}
+    return rc.ScoredSet(scores, frame["ground_truth"].to_numpy(), frame["non_identity"].to_numpy(),
+                        frame["flops"].to_numpy(float))
 
 
 def _zero_cost(opts: RankOptions, evaluator: SupernetEvaluator, archs) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -28,25 +29,45 @@ from ..space.space import SearchSpace
 log = logging.getLogger(__name__)
 
 
-def gains_table(scores: Mapping[str, np.ndarray], predictors: Sequence[str], proxies: Sequence[str],
-                truth: np.ndarray, depth: np.ndarray, flops: np.ndarray, opts) -> pd.DataFrame:
-    """Paired-bootstrap gains of each predictor over each proxy: global tau, depth-group tau, band tau per cap."""
+@dataclass
+class ScoredSet:
+    """Archs scored by every predictor and proxy, aligned: ``scores[name][i]`` is arch i's score."""
+
+    scores: Mapping[str, np.ndarray]
+    truth: np.ndarray
+    depth: np.ndarray
+    flops: np.ndarray
+
+
+def gains_table(main: ScoredSet, predictors: Sequence[str], proxies: Sequence[str], opts,
+                bands: ScoredSet | None = None) -> pd.DataFrame:
+    """Paired-bootstrap gains of each predictor over each proxy: global and depth-group tau on ``main``,
+    band tau per cap on ``bands`` (``main`` when None)."""
     rows = []
     for name in predictors:
         for base in proxies:
-            gain = paired_tau_gain(scores[name], scores[base], truth, opts.bootstrap, opts.confidence,
+            gain = paired_tau_gain(main.scores[name], main.scores[base], main.truth, opts.bootstrap, opts.confidence,
                                    opts.sample_seed)
             rows.append({"predictor": name, "baseline": base, "metric": "global", **gain})
-    grouped = constrained_gains(scores, proxies, truth, depth, flops, opts.caps, band_low=opts.band_low,
-                                resamples=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed,
-                                predictors=predictors)
-    return pd.concat([pd.DataFrame(rows), grouped], ignore_index=True)
+    frames = [pd.DataFrame(rows)]
+    for part, depth, caps in _parts(main, bands, opts.caps):
+        frames.append(constrained_gains(part.scores, proxies, part.truth, depth, part.flops, caps,
+                                        band_low=opts.band_low, resamples=opts.bootstrap, confidence=opts.confidence,
+                                        seed=opts.sample_seed, predictors=predictors))
+    return pd.concat(frames, ignore_index=True)
 
 
-def taus_table(scores: Mapping[str, np.ndarray], truth: np.ndarray, depth: np.ndarray, flops: np.ndarray,
-               opts) -> pd.DataFrame:
-    return constrained_taus(scores, truth, depth, flops, opts.caps, band_low=opts.band_low,
-                            resamples=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
+def taus_table(main: ScoredSet, opts, bands: ScoredSet | None = None) -> pd.DataFrame:
+    """Depth-group tau on ``main`` and band tau per cap on ``bands`` (``main`` when None), with CIs."""
+    return pd.concat([constrained_taus(part.scores, part.truth, depth, part.flops, caps, band_low=opts.band_low,
+                                       resamples=opts.bootstrap, confidence=opts.confidence, seed=opts.sample_seed)
+                      for part, depth, caps in _parts(main, bands, opts.caps)], ignore_index=True)
+
+
+def _parts(main: ScoredSet, bands: ScoredSet | None, caps: Sequence[float]):
+    if bands is None:
+        return [(main, main.depth, caps)]
+    return [(main, main.depth, ()), (bands, None, caps)]
 
 
 def best_by_metric(taus: pd.DataFrame, global_table: pd.DataFrame, proxies: Sequence[str]) -> dict[str, str]:

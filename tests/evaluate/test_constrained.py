@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from oneshot.evaluate.constrained import (best_under_cap, constrained_gains, constrained_taus, flops_band,
+from oneshot.evaluate.constrained import (band_sample, best_under_cap, constrained_gains, constrained_taus, flops_band,
                                           group_tau, group_tau_stats, paired_group_gain, pick_regrets, proxy_pick,
                                           random_pick_regret)
-from oneshot.evaluate.ranking import fuse_ranks, non_identity_layers
+from oneshot.evaluate.ranking import fuse_ranks, non_identity_layers, stratified_sample
+from oneshot.space.costs import CostModel
 
 
 def test_group_tau_weights_groups_by_size_and_handles_degenerate_groups():
@@ -62,6 +63,31 @@ def test_flops_band_and_constrained_tables():
     assert up.loc["band_20M", "tau"] == 1 and up.loc["band_20M", "n"] == 2
     gains = constrained_gains(scores, ["down"], truth, depth, flops, caps=(20e6,), resamples=0, predictors=["up"])
     assert gains.set_index("metric").loc["depth_group", "gain"] == 2
+    bands_only = constrained_taus(scores, truth, None, flops, caps=(20e6,), resamples=0)
+    assert set(bands_only["metric"]) == {"band_20M"}
+
+
+def test_band_sample_tops_up_each_band_with_new_distinct_archs(tiny_space):
+    flops_of = CostModel(tiny_space).flops
+    everything = tiny_space.canonical_archs()
+    all_flops = flops_of(everything)
+    caps = [float(np.quantile(all_flops, q)) for q in (0.3, 0.9)]
+    have = stratified_sample(tiny_space, 6, seed=1, strata=3)
+    extra = band_sample(tiny_space, caps, 5, seed=1, have=have)
+    assert len({str(a) for a in extra}) == len(extra) and not {str(a) for a in extra} & {str(a) for a in have}
+    assert all(tiny_space.canonical(a) == a for a in extra)
+    both, f_extra = have + extra, flops_of(extra)
+    assert list(f_extra) == sorted(f_extra)
+    for cap in caps:
+        in_band = (flops_of(both) >= 0.8 * cap) & (flops_of(both) <= cap)
+        available = int(((all_flops >= 0.8 * cap) & (all_flops <= cap)).sum())
+        have_in_band = int((flops_band(flops_of(have), cap) == 0).sum())
+        assert in_band.sum() == max(min(5, available), have_in_band)
+    assert all(any(flops_band([f], c)[0] == 0 for c in caps) for f in f_extra)  # nothing outside the bands
+    assert band_sample(tiny_space, caps, 5, seed=1, have=have) == extra  # seeded
+    assert band_sample(tiny_space, caps, 0, seed=1, have=have) == []
+    with pytest.raises(ValueError, match=">= 0"):
+        band_sample(tiny_space, caps, -1)
 
 
 def test_picks_and_regret_on_a_small_table():

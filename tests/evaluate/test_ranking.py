@@ -311,6 +311,30 @@ def test_rank_end_to_end_with_a_csv_ground_truth(checkpoint, truth_csv, tmp_path
     assert norecal.summary["evaluated"] == 5 and not norecal.summary["recalibrate"]
 
 
+def test_rank_band_sample_fills_the_bands_and_leaves_the_sample_alone(checkpoint, truth_csv, tmp_path):
+    common = ("rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}", "rank.plot=false",
+              "rank.zero_cost=[naswot]", "rank.zero_cost_batch=16", "rank.fuse=naswot", "rank.caps=[4e5,8e5]")
+    plain = rank(_rank_cfg(checkpoint, tmp_path, *common), tmp_path / "plain")
+    res = rank(_rank_cfg(checkpoint, tmp_path, *common, "rank.band_sample=8"), tmp_path / "bands")
+    frame = pd.read_csv(tmp_path / "bands" / "ranking.csv", dtype={"arch": str})
+    bands = pd.read_csv(tmp_path / "bands" / "ranking_bands.csv", dtype={"arch": str})
+    assert sorted(frame.arch) == sorted(plain.frame.arch)  # global and depth-group taus: the same 12 archs
+    assert res.summary["tau"] == plain.summary["tau"]
+    assert res.summary["constrained"]["supernet"]["depth_group"] == plain.summary["constrained"]["supernet"][
+        "depth_group"]
+    assert set(frame.arch) < set(bands.arch) and len(bands) == 12 + res.summary["band_sample_added"]
+    for cap, label in ((4e5, "band_0.4M"), (8e5, "band_0.8M")):
+        member = flops_band(bands.flops, cap)
+        assert res.summary["constrained_archs"][label] == (member == 0).sum() >= 8
+        assert res.summary["constrained"]["supernet"][label] == pytest.approx(
+            group_tau(bands.supernet_accuracy, bands.ground_truth, member))
+        fused = fuse_ranks(bands.supernet_accuracy, bands.naswot)  # normalised within the band archs' set
+        assert res.summary["constrained"]["fused_naswot"][label] == pytest.approx(
+            group_tau(fused, bands.ground_truth, member))
+    sample = pd.read_csv(tmp_path / "bands" / "sample.csv", dtype={"arch": str})
+    assert sample.in_sample.sum() == 12 and len(sample) == len(bands)
+
+
 def test_rank_on_the_csv_archs_and_missing_archs(checkpoint, tiny_space, tmp_path):
     path = tmp_path / "few.csv"
     pd.DataFrame({"arch": ["22222", "11111", "12100", "21000"], "accuracy": [80, 70, 60, 50]}).to_csv(path, index=False)
