@@ -159,7 +159,7 @@ def _long_tables(label: str, seed: int, out: Path) -> dict[str, pd.DataFrame]:
 def _merge(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """Keep rows of other (sampler, sample_seed) pairs already in ``path`` (samplers run one at a time)."""
     if path.exists():
-        old = pd.read_csv(path)
+        old = pd.read_csv(path, dtype={"arch": str})  # genome strings keep their leading zeros
         if "sample_seed" not in old:
             old["sample_seed"] = 0
         keys = set(zip(frame["sampler"], frame["sample_seed"]))
