@@ -10,6 +10,8 @@ evaluates each through :class:`SupernetEvaluator` (its cache, BN recalibration p
   Kendall tau with bootstrap CI, Spearman rho, top-k overlap, precision@k, regret@k,
 * ``ranking_constrained.csv`` -- per predictor: tau inside equal-depth groups and inside the
   FLOPs band below each cap, with bootstrap CIs (:mod:`oneshot.evaluate.constrained`),
+* ``ranking_bands.csv`` -- with ``rank.band_sample=N``: the archs behind the band taus (the sample's
+  own band members plus archs drawn inside each band until it has N), scored like ``ranking.csv``,
 * ``ranking_gains.csv`` -- paired-bootstrap gains of the supernet (and fused) over every proxy,
   for global, depth-group and band taus,
 * ``ranking_picks.csv`` -- constrained-pick regret per cap: each free proxy's pick over the whole
