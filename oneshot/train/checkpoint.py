@@ -128,8 +128,8 @@ def verify_content(state: dict[str, Any], path: "str | Path") -> None:
         log.warning("checkpoint %s has no content checksum (written by an older oneshot); it cannot be "
                     "checked for corruption", path)
     elif not isinstance(stored, dict) or stored.get("value") != content_checksum(state):
-        raise CheckpointError(f"checkpoint {path} is corrupted: its tensors do not match the checksum stored at "
-                              "save; re-train or restore it from a copy")
+        raise CheckpointError(f"checkpoint {path} is corrupted: its content does not match the checksum stored "
+                              "at save; re-train or restore it from a copy")
     bad = non_finite_tensors(state)
     if bad:
         raise NonFiniteCheckpointError(

@@ -105,7 +105,7 @@ def test_flipped_byte_in_tensor_data_is_refused(tiny_space, tmp_path):
     w = torch.arange(1000, dtype=torch.float32) + 0.5
     save_checkpoint(path, _state(tiny_space, w=w))
     _flip_byte_in_tensor_data(path, w[500:502].numpy().tobytes())
-    with pytest.raises(CheckpointError, match="a.pt is corrupted: its tensors do not match the checksum"):
+    with pytest.raises(CheckpointError, match="a.pt is corrupted: its content does not match the checksum"):
         load_checkpoint(path)
 
 
