@@ -2,7 +2,7 @@
 
     python benchmarks/ranking_cifar10.py [--samplers uniform fair uniform:canonical=true] [--fidelity cpu|gpu|demo]
         [--fuse naswot] [--search-picks --pick-budget 300 --pick-seeds 3] [--no-zero-cost] [--zero-cost-picks]
-        [--band-sample 30] [--tag zc] [--quiet]   # progress (epochs, ranking) goes to stderr unless --quiet
+        [--band-sample 30] [--tag zc] [--label NAME --override ...] [--quiet]   # progress goes to stderr
 
 A sampler is a config name, optionally with ``:key=value,...`` sampler options
 (``uniform:canonical=true`` is uniform over distinct networks).
@@ -94,8 +94,21 @@ def _args() -> argparse.Namespace:
                     help="zero-cost proxies' picks over the whole table (scores all 3,969 networks once; cached)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--tag", default="", help="suffix of the result files")
+    ap.add_argument("--label", default=None,
+                    help="name of the configuration (rows, checkpoints/cifar_<label>.pt) when --override makes it "
+                         "more than its sampler, e.g. a few-shot supernet; one sampler only")
     ap.add_argument("--quiet", action="store_true", help="no progress lines (epochs, ranking) on stderr")
-    return ap.parse_args()
+    args = ap.parse_args()
+    if args.label is not None and len(args.samplers) != 1:
+        ap.error("--label names one configuration: give exactly one --samplers entry")
+    return args
+
+
+def _label(spec: str, label: "str | None") -> tuple[str, list[tuple[str, str]], str]:
+    """(sampler, its options, the configuration's label): ``label`` if given, else sampler + options."""
+    sampler, options = _parse_spec(spec)
+    derived = "_".join([sampler, *(k if v == "true" else f"{k}-{v}" for k, v in options)])
+    return sampler, options, label or derived
 
 
 def _rank_overrides(args, seed: int) -> list[str]:
@@ -209,8 +222,7 @@ def main() -> None:
     runtime.tune_cpu_allocator()  # as the CLI does (fair steps spent 22 % of their time in page faults without)
     rows, longs = [], {"metrics": [], "gains": [], "picks": []}
     for spec in args.samplers:
-        sampler, options = _parse_spec(spec)
-        label = "_".join([sampler, *(k if v == "true" else f"{k}-{v}" for k, v in options)])
+        sampler, options, label = _label(spec, args.label)
         name = f"cifar_{label}" + ("" if args.fidelity == "cpu" else f"_{args.fidelity}")
         common = ["data=cifar10_npz", f"sampler={sampler}", *(f"sampler.{k}={v}" for k, v in options),
                   f"name={name}", f"runtime.threads={args.threads}",

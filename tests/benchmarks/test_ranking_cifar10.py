@@ -1,10 +1,11 @@
-"""benchmarks/ranking_cifar10.py keeps earlier runs' rows intact when it adds a sampler's."""
+"""benchmarks/ranking_cifar10.py: merging with earlier runs, naming configurations."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking_cifar10.py"
 
@@ -25,3 +26,18 @@ def test_merge_keeps_old_rows_and_the_leading_zeros_of_their_archs(tmp_path):
     _script()._merge(path, new)
     merged = pd.read_csv(path, dtype={"arch": str})
     assert sorted(merged.arch) == ["00000012", "00011200"]  # fair/1 replaced, uniform/1 kept as written
+
+
+def test_label_names_a_configuration_else_sampler_and_options():
+    module = _script()
+    assert module._label("uniform:canonical=true", None) == ("uniform", [("canonical", "true")], "uniform_canonical")
+    assert module._label("fair", "fair_fewshot_l0") == ("fair", [], "fair_fewshot_l0")
+
+
+def test_label_with_two_samplers_is_refused(monkeypatch, capsys):
+    module = _script()
+    monkeypatch.setattr("sys.argv", ["ranking_cifar10.py", "--samplers", "fair", "uniform", "--label", "x"])
+    with pytest.raises(SystemExit) as exit_info:
+        module._args()
+    assert exit_info.value.code == 2
+    assert "--label names one configuration" in capsys.readouterr().err
