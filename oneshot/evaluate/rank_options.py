@@ -36,7 +36,7 @@ class RankOptions:
     band_low: float = BAND_LOW  # band below a cap: band_low * cap <= FLOPs <= cap
     band_sample: int = 0  # archs per band: extra archs drawn inside each band top it up to this (0 = none)
     picks: bool = True  # free proxies' and random picks over the whole ground-truth table (cheap)
-    zero_cost_picks: bool = False  # zero-cost proxies' picks: scores every table arch (minutes to hours)
+    zero_cost_picks: bool = False  # zero-cost proxies' picks: scores every table arch under the largest cap (slow)
     search_picks: bool = False  # NSGA-II over the supernet per cap and seed (the expensive part)
     pick_budget: int = 300  # distinct evaluations per NSGA-II pick
     pick_seeds: int = 3  # search seeds 0..pick_seeds-1

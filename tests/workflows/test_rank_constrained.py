@@ -61,3 +61,34 @@ def test_zero_cost_evaluator_from_config(tiny_space, tiny_data, tmp_path):
     assert evaluator.settings.batch_size == 8 and evaluator.settings.split == "train"
     frame = evaluator.evaluate([[1, 0, 2, 0, 0]])
     assert np.isfinite(frame["accuracy"]).all() and (tmp_path / "c.sqlite").is_file()
+
+
+def test_zero_cost_picks_score_only_archs_under_the_largest_cap(tiny_space, table, monkeypatch):
+    from types import SimpleNamespace
+
+    from oneshot.evaluate import zero_cost
+    from oneshot.evaluate.rank_options import RankOptions
+    from oneshot.space.arch import Arch
+    from oneshot.workflows.rank import _picks
+
+    flops = dict(zip(table["arch"], table["flops"]))
+    scored = []
+
+    def fake_scores(space, data, archs, proxies, **_):  # scores -FLOPs: the pick is the cheapest feasible arch
+        scored.extend(str(a) for a in archs)
+        return {p: np.array([-flops[str(a)] for a in archs]) for p in proxies}
+
+    monkeypatch.setattr(zero_cost, "zero_cost_scores", fake_scores)
+    caps = [float(np.quantile(table["flops"], 0.3)), float(np.quantile(table["flops"], 0.6))]
+    truth = SimpleNamespace(known=lambda: [Arch.from_string(a) for a in table["arch"]],
+                            accuracy=lambda archs: np.array([dict(zip(table["arch"], table["accuracy"]))[str(a)]
+                                                             for a in archs]))
+    evaluator = SimpleNamespace(space=tiny_space, data=None, cache=None, device="cpu", progress=False)
+    opts = RankOptions(zero_cost=["naswot"], zero_cost_picks=True, caps=caps)
+    picks = _picks(opts, truth, evaluator, {"naswot": None})
+    assert scored and max(flops[a] for a in scored) <= caps[1] < table["flops"].max()
+    assert len(scored) == int((table["flops"] <= caps[1]).sum())
+    naswot = picks[picks["predictor"] == "naswot"].set_index("cap")
+    assert naswot.loc[caps[0], "flops"] == table["flops"].min()
+    flops_pick = picks[picks["predictor"] == "flops"].set_index("cap")
+    assert (flops_pick["flops"] <= flops_pick.index).all() and (flops_pick["flops"] > table["flops"].min()).all()
