@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from ..evaluate.ranking import PROXIES, fuse_ranks, paired_tau_gain, proxy_score
 from ..evaluate.rank_options import RankOptions
 from ..evaluate.supernet_evaluator import SupernetEvaluator
 from . import rank_constrained as rc
+from ..space.arch import Arch
 from ..space.space import SearchSpace
 from ..io import atomic_write_bytes, atomic_write_text
 
@@ -257,6 +258,16 @@ def _zero_cost(opts: RankOptions, evaluator: SupernetEvaluator, archs) -> dict[s
                             progress=evaluator.progress)
 
 
+def _proxy_scorer(opts: RankOptions, evaluator: SupernetEvaluator):
+    """archs (strings) -> the ``rank.fuse`` proxy's scores (a cost proxy, or a zero-cost one through the cache)."""
+    def score(archs: list[str]) -> np.ndarray:
+        genomes = [Arch.from_string(a) for a in archs]
+        if opts.fuse in PROXIES:
+            return proxy_scores(evaluator.space, np.asarray([tuple(g) for g in genomes]))[opts.fuse]
+        return _zero_cost(replace(opts, zero_cost=[opts.fuse]), evaluator, genomes)[opts.fuse]
+    return score
+
+
 def _picks(opts: RankOptions, truth, evaluator: SupernetEvaluator, zero_cost: dict) -> pd.DataFrame:
     """Constrained-pick regret per cap over the ground truth's whole table (empty without a table)."""
     space = evaluator.space
@@ -276,7 +287,8 @@ def _picks(opts: RankOptions, truth, evaluator: SupernetEvaluator, zero_cost: di
     frames = [rc.proxy_picks(table, proxies, opts.caps)] if opts.picks else []
     if opts.search_picks:
         frames.append(rc.search_picks(space, evaluator, table, opts.caps, budget=opts.pick_budget,
-                                      seeds=range(opts.pick_seeds), progress=evaluator.progress))
+                                      seeds=range(opts.pick_seeds), progress=evaluator.progress,
+                                      fuse=(opts.fuse, _proxy_scorer(opts, evaluator)) if opts.fuse else None))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -92,3 +92,33 @@ def test_zero_cost_picks_score_only_archs_under_the_largest_cap(tiny_space, tabl
     assert naswot.loc[caps[0], "flops"] == table["flops"].min()
     flops_pick = picks[picks["predictor"] == "flops"].set_index("cap")
     assert (flops_pick["flops"] <= flops_pick.index).all() and (flops_pick["flops"] > table["flops"].min()).all()
+
+
+def test_fused_search_pick_reranks_the_archs_the_search_evaluated(tiny_space, table):
+    caps = [8e5]
+    truth = dict(zip(table["arch"], table["accuracy"]))
+    flat = TableEvaluator(tiny_space, {a: 0.0 for a in truth})  # every arch ties: the fused rank is the proxy's
+    picks = rc.search_picks(tiny_space, flat, table, caps, budget=len(table), seeds=[0],
+                            fuse=("oracle", lambda archs: np.array([truth[a] for a in archs])))
+    by = picks.set_index("predictor")
+    assert by.loc["fused_oracle", "regret"] == 0.0  # the search saw every network; the proxy knows the truth
+    assert by.loc["supernet", "regret"] > 0  # its tie goes to the cheapest arch
+    assert by.loc["fused_oracle", "flops"] <= caps[0] and 0 <= by.loc["fused_oracle", "score"] <= 1
+
+
+def test_proxy_scorer_serves_cost_and_zero_cost_proxies(tiny_space, table, monkeypatch):
+    from types import SimpleNamespace
+
+    from oneshot.evaluate import zero_cost
+    from oneshot.evaluate.rank_options import RankOptions
+    from oneshot.workflows.rank import _proxy_scorer
+
+    asked = []
+    monkeypatch.setattr(zero_cost, "zero_cost_scores", lambda space, data, archs, proxies, **_: (
+        asked.append(list(proxies)) or {p: np.arange(len(archs), dtype=float) for p in proxies}))
+    evaluator = SimpleNamespace(space=tiny_space, data=None, cache=None, device="cpu", progress=False)
+    archs = table["arch"].tolist()[:5]
+    flops = _proxy_scorer(RankOptions(fuse="flops"), evaluator)(archs)
+    assert list(flops) == list(table["flops"][:5]) and not asked
+    naswot = _proxy_scorer(RankOptions(fuse="naswot", zero_cost=["naswot", "snip"]), evaluator)(archs)
+    assert list(naswot) == [0, 1, 2, 3, 4] and asked == [["naswot"]]  # only the fused proxy is scored
