@@ -145,16 +145,18 @@ def _row(label: str, seed: int, args, result, state, train_seconds: float, rank_
     for cap in args.caps:
         label_cap = f"{cap / 1e6:g}M"
         proxies = {p: v[label_cap]["regret"] for p, v in picks.items()
-                   if label_cap in v and p not in ("supernet", "random")}
+                   if label_cap in v and p not in ("supernet", "random") and not p.startswith("fused_")}
         if proxies:
             best = min(proxies, key=proxies.get)
             row.update({f"best_proxy_pick_{label_cap}": best, f"best_proxy_regret_{label_cap}": proxies[best]})
         if "random" in picks and label_cap in picks["random"]:
             row[f"random_regret_{label_cap}"] = picks["random"][label_cap]["regret"]
-        if "supernet" in picks and label_cap in picks["supernet"]:
-            row[f"supernet_regret_{label_cap}"] = picks["supernet"][label_cap]["regret"]
-            row[f"supernet_regret_{label_cap}_per_seed"] = " ".join(
-                f"{r:.2f}" for r in picks["supernet"][label_cap].get("per_seed", []))
+        for name in ("supernet", "fused"):  # NSGA-II's pick, and the fused score's among what it evaluated
+            key = "supernet" if name == "supernet" else f"fused_{args.fuse}"
+            if key in picks and label_cap in picks[key]:
+                row[f"{name}_regret_{label_cap}"] = picks[key][label_cap]["regret"]
+                row[f"{name}_regret_{label_cap}_per_seed"] = " ".join(
+                    f"{r:.2f}" for r in picks[key][label_cap].get("per_seed", []))
     row.update({"train_minutes": train_seconds / 60, "rank_minutes": rank_seconds / 60,
                 "train_steps": state["train"]["step"],
                 "final_train_acc": state["history"][-1]["train_acc"] if state["history"] else float("nan"),
@@ -207,10 +209,12 @@ def _markdown(frame: pd.DataFrame, caps: list[float]) -> str:
                                               f"{b}_gain_ci_low", f"{b}_gain_ci_high")]])
     labels = [f"{c / 1e6:g}M" for c in caps]
     md += ["", "Pick regret per cap (points below the table's best under the cap): NSGA-II over the supernet "
-           "(mean over seeds), the best free proxy's pick over the whole table, a random feasible pick:", ""]
+           "(mean over seeds), the fused score's pick among the archs each search evaluated, the best free "
+           "proxy's pick over the whole table, a random feasible pick:", ""]
     md += table(["sampler", "sample_seed", *[c for lab in labels for c in (
-        f"supernet_regret_{lab}", f"supernet_regret_{lab}_per_seed", f"best_proxy_pick_{lab}",
-        f"best_proxy_regret_{lab}", f"random_regret_{lab}")]])
+        f"supernet_regret_{lab}", f"supernet_regret_{lab}_per_seed", f"fused_regret_{lab}",
+        f"fused_regret_{lab}_per_seed", f"best_proxy_pick_{lab}", f"best_proxy_regret_{lab}",
+        f"random_regret_{lab}")]])
     return "\n".join(md) + "\n"
 
 

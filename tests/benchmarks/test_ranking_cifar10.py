@@ -41,3 +41,21 @@ def test_label_with_two_samplers_is_refused(monkeypatch, capsys):
         module._args()
     assert exit_info.value.code == 2
     assert "--label names one configuration" in capsys.readouterr().err
+
+
+def test_row_keeps_the_fused_pick_out_of_the_proxies():
+    from types import SimpleNamespace
+
+    picks = {"supernet": {"30M": {"regret": 1.0, "per_seed": [1.5, 0.5]}},
+             "fused_naswot": {"30M": {"regret": 0.1, "per_seed": [0.1, 0.1]}},  # better than every proxy
+             "non_identity": {"30M": {"regret": 0.43}}, "flops": {"30M": {"regret": 4.6}},
+             "random": {"30M": {"regret": 7.3}}}
+    summary = {"n": 3, "tau": 0.5, "tau_ci_low": 0.1, "tau_ci_high": 0.9, "rho": 0.6, "top_k_overlap": 1.0,
+               "proxies": {}, "constrained": {"supernet": {}}, "vs_best_proxy_by_metric": {}, "picks": picks}
+    args = SimpleNamespace(fidelity="cpu", caps=[30e6], fuse="naswot")
+    row = _script()._row("fair", 0, args, SimpleNamespace(summary=summary), {"train": {"step": 1}, "history": []},
+                         60.0, 6.0)
+    assert row["best_proxy_pick_30M"] == "non_identity" and row["best_proxy_regret_30M"] == 0.43
+    assert row["fused_regret_30M"] == 0.1 and row["fused_regret_30M_per_seed"] == "0.10 0.10"
+    assert row["supernet_regret_30M"] == 1.0 and row["supernet_regret_30M_per_seed"] == "1.50 0.50"
+    assert row["random_regret_30M"] == 7.3

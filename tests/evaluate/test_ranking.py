@@ -372,3 +372,16 @@ def test_cli_missing_checkpoint_is_one_clear_line(tmp_path):
                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     assert out.returncode == 2, out.stderr
     assert f"error: checkpoint {tmp_path}/none.pt not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_rank_search_picks_with_fusion_pick_for_both_predictors(checkpoint, truth_csv, tmp_path):
+    res = rank(_rank_cfg(checkpoint, tmp_path, "rank.ground_truth=csv", f"rank.ground_truth_path={truth_csv}",
+                         "rank.plot=false", "rank.zero_cost=[naswot]", "rank.zero_cost_batch=16", "rank.fuse=naswot",
+                         "rank.caps=[8e5]", "rank.search_picks=true", "rank.pick_budget=8", "rank.pick_seeds=2"),
+               tmp_path / "out")
+    picks = pd.read_csv(tmp_path / "out" / "ranking_picks.csv", dtype={"arch": str})
+    searched = picks[picks.seed >= 0]
+    assert sorted(searched.predictor) == ["fused_naswot", "fused_naswot", "supernet", "supernet"]
+    assert (searched.flops <= 8e5).all() and (searched.evaluated <= 8).all() and (searched.regret >= 0).all()
+    assert set(res.summary["picks"]) >= {"supernet", "fused_naswot", "flops", "random"}
+    assert len(res.summary["picks"]["fused_naswot"]["0.8M"]["per_seed"]) == 2
