@@ -10,7 +10,7 @@ the table's best mean accuracy under the cap minus the pick's (ties: the higher 
 every proxy). Beside them, on the same table: the cost proxies' picks (FLOPs, params,
 non-identity layers) and a random feasible pick's expected regret. Scores go to the evaluator
 cache (checkpoints/eval_cache.sqlite), one arch at a time, so a stopped run resumes where it
-stopped. Rows of proxies not in this run are kept, so proxies can be added one run at a time.
+stopped. Rows (proxy, cap) not in this run are kept, so proxies and caps can be added one run at a time.
 Writes benchmarks/results/zero_cost_picks.csv and .md.
 """
 from __future__ import annotations
@@ -77,12 +77,18 @@ def main() -> None:
     picks = picks.assign(scored_archs=len(archs), batch_size=args.batch_size, init_seed=args.init_seed,
                          new_archs=computed, wall_s_per_arch=wall / computed if computed else float("nan"),
                          cpu_s_per_arch=cpu / computed if computed else float("nan"), **environment())
-    if CSV.exists():  # keep the rows of proxies this run did not score
-        old = pd.read_csv(CSV, dtype={"arch": str})
-        picks = pd.concat([old[~old["predictor"].isin(picks["predictor"])], picks], ignore_index=True)
+    if CSV.exists():
+        picks = merge(pd.read_csv(CSV, dtype={"arch": str}), picks)
     write_csv(CSV, picks)
     write_text(CSV.with_suffix(".md"), _markdown(picks))
     print(_markdown(picks), flush=True)
+
+
+def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` plus the rows of ``old`` whose (predictor, cap) it does not have."""
+    new_keys = set(zip(new["predictor"], new["cap"]))
+    keep = [k not in new_keys for k in zip(old["predictor"], old["cap"])]
+    return pd.concat([old[keep], new], ignore_index=True)
 
 
 def _markdown(picks: pd.DataFrame) -> str:
@@ -91,7 +97,7 @@ def _markdown(picks: pd.DataFrame) -> str:
     md = ["Regret (points below the table's best mean accuracy under the cap) of each scorer's pick:", "",
           "| predictor | " + " | ".join(cap_label(c) for c in caps) + " |", "|---|" + "---:|" * len(caps)]
     for name, row in wide.iterrows():
-        md.append(f"| {name} | " + " | ".join(f"{row[c]:.2f}" for c in caps) + " |")
+        md.append(f"| {name} | " + " | ".join("" if pd.isna(row[c]) else f"{row[c]:.2f}" for c in caps) + " |")
     return "\n".join(md) + "\n"
 
 
