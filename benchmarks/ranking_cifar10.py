@@ -24,7 +24,7 @@ tops each band up to N archs drawn inside it, since the stratified sample puts f
 narrow low-cost bands -- global and depth-group taus stay on the stratified sample); pick regret per
 cap: free proxies' picks over the whole table, a random pick, and with ``--search-picks`` NSGA-II
 over the supernet (budget of distinct evaluations x seeds; the evaluator cache makes repeated
-archs free). No training setting here was tuned on the held-out samples (seeds 0 and 2).
+archs free) and, with ``--fuse``, the fused score's pick among the archs each search evaluated. No training setting here was tuned on the held-out samples (seeds 0 and 2).
 
 CPU fidelity: all 45,000 training images, 20 epochs of batch 64 (conf/train/cifar_cpu.yaml).
 GPU fidelity: all 45,000 training images, 100 epochs (conf/train/cifar_gpu.yaml).
