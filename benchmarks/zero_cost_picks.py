@@ -35,7 +35,7 @@ from oneshot.evaluate.ranking import PROXIES  # noqa: E402
 from oneshot.evaluate.zero_cost import ZERO_COST_PROXIES, ZeroCostEvaluator, ZeroCostSettings  # noqa: E402
 from oneshot.io import write_csv, write_text  # noqa: E402
 from oneshot.paths import conf_dir  # noqa: E402
-from oneshot.workflows.rank_constrained import table_frame  # noqa: E402
+from oneshot.workflows.rank_constrained import table_frame, under_largest_cap  # noqa: E402
 
 CSV = RESULTS / "zero_cost_picks.csv"
 
@@ -60,10 +60,7 @@ def main() -> None:
     space = build.space_from_config(cfg)
     truth = nas_bench_macro_truth(space)
     known = list(dict.fromkeys(space.canonical(a) for a in truth.known()))
-    table = table_frame(space, known, truth.accuracy(known))
-    pickable = table["flops"] <= max(args.caps)
-    table = table[pickable].reset_index(drop=True)
-    archs = [a for a, keep in zip(known, pickable) if keep]
+    table, archs = under_largest_cap(table_frame(space, known, truth.accuracy(known)), known, args.caps)
     data = build.data_from_config(cfg, space)
     evaluator = ZeroCostEvaluator(space, data, ZeroCostSettings(args.proxies[0], args.batch_size, args.init_seed),
                                   cache=build.resolve_path(args.cache), progress=True)

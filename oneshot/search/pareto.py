@@ -69,13 +69,20 @@ def objective_frame(frame: pd.DataFrame, objectives: Sequence[str]) -> np.ndarra
                             else frame[o].to_numpy(dtype=np.float64) for o in objectives])
 
 
-def pareto_front(frame: pd.DataFrame, objectives: Sequence[str], feasible_only: bool = True) -> pd.DataFrame:
-    """Non-dominated evaluated rows of ``frame`` (sorted by the second objective)."""
+def evaluated_rows(frame: pd.DataFrame, feasible_only: bool = True) -> pd.DataFrame:
+    """The rows of a results table that were evaluated (and, with ``feasible_only``, are feasible);
+    a table without those flag columns is taken as all evaluated / feasible."""
     rows = frame
     if "evaluated" in rows:
         rows = rows[rows["evaluated"].astype(bool)]
     if feasible_only and "feasible" in rows:
         rows = rows[rows["feasible"].astype(bool)]
+    return rows
+
+
+def pareto_front(frame: pd.DataFrame, objectives: Sequence[str], feasible_only: bool = True) -> pd.DataFrame:
+    """Non-dominated evaluated rows of ``frame`` (sorted by the second objective)."""
+    rows = evaluated_rows(frame, feasible_only)
     if rows.empty:
         return rows.copy()
     mask = non_dominated(objective_frame(rows, objectives))
@@ -149,9 +156,5 @@ class HypervolumeMeter:
 
     def of_frame(self, frame: pd.DataFrame, feasible_only: bool = True) -> float:
         """Hypervolume of the evaluated (and feasible) rows of a results table."""
-        rows = frame
-        if "evaluated" in rows:
-            rows = rows[rows["evaluated"].astype(bool)]
-        if feasible_only and "feasible" in rows:
-            rows = rows[rows["feasible"].astype(bool)]
+        rows = evaluated_rows(frame, feasible_only)
         return self(objective_frame(rows, self.objectives)) if len(rows) else 0.0

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..io import write_csv
 from .costs import COST_METRICS
-from .pareto import HypervolumeMeter, pareto_front
+from .pareto import HypervolumeMeter, evaluated_rows, pareto_front
 from .plot import plot_hypervolume, plot_pareto
 from .problem import NASProblem
 
@@ -47,11 +47,7 @@ def best_feasible(frame: pd.DataFrame, objectives: Sequence[str] = ()) -> pd.Ser
     latency). That row is never dominated by another row of the tie, so it is on
     the Pareto front.
     """
-    rows = frame
-    if "evaluated" in rows:
-        rows = rows[rows["evaluated"].astype(bool)]
-    if "feasible" in rows:
-        rows = rows[rows["feasible"].astype(bool)]
+    rows = evaluated_rows(frame)
     if rows.empty:
         return None
     tied = rows[rows["accuracy"] == rows["accuracy"].max()]

@@ -279,10 +279,9 @@ def _picks(opts: RankOptions, truth, evaluator: SupernetEvaluator, zero_cost: di
     known = list(dict.fromkeys(space.canonical(a) for a in known))
     table = rc.table_frame(space, known, truth.accuracy(known))
     proxies = list(PROXIES)
-    if opts.zero_cost_picks and zero_cost:  # an arch above every cap is never picked: not scored
-        pickable = (table["flops"] <= max(opts.caps)).to_numpy()
-        table = table[pickable].reset_index(drop=True)
-        table = table.assign(**_zero_cost(opts, evaluator, [a for a, keep in zip(known, pickable) if keep]))
+    if opts.zero_cost_picks and zero_cost:
+        table, pickable = rc.under_largest_cap(table, known, opts.caps)
+        table = table.assign(**_zero_cost(opts, evaluator, pickable))
         proxies += list(zero_cost)
     frames = [rc.proxy_picks(table, proxies, opts.caps)] if opts.picks else []
     if opts.search_picks:

@@ -93,6 +93,14 @@ def table_frame(space: SearchSpace, known: Sequence[Arch], accuracy: np.ndarray)
                          **proxy_scores(space, genomes)})
 
 
+def under_largest_cap(table: pd.DataFrame, archs: Sequence[Arch], caps: Sequence[float]
+                      ) -> tuple[pd.DataFrame, list[Arch]]:
+    """The rows of ``table`` (and their ``archs``, aligned) with FLOPs <= the largest cap: an arch above
+    every cap is never picked, so a costly scorer need not score it."""
+    keep = (table["flops"] <= max(caps)).to_numpy()
+    return table[keep].reset_index(drop=True), [a for a, k in zip(archs, keep) if k]
+
+
 def proxy_picks(table: pd.DataFrame, proxies: Sequence[str], caps: Sequence[float]) -> pd.DataFrame:
     """Free proxies' picks over the whole table (columns of ``table``) and a random pick's expected regret."""
     usable = [c for c in caps if (table["flops"] <= c).any()]
@@ -150,10 +158,9 @@ def search_picks(space: SearchSpace, evaluator, table: pd.DataFrame, caps: Seque
 
 def _fused_pick(archive: pd.DataFrame, score: "Callable[[list[str]], np.ndarray]") -> tuple[str, float]:
     """(arch, fused score) of the evaluated feasible archive row with the best fused rank."""
-    rows = archive
-    for column in ("evaluated", "feasible"):
-        if column in rows:
-            rows = rows[rows[column].astype(bool)]
+    from ..search.pareto import evaluated_rows
+
+    rows = evaluated_rows(archive)
     archs = rows["arch"].astype(str).tolist()
     if len(archs) == 1:
         return archs[0], 1.0
