@@ -60,7 +60,13 @@ def main() -> None:
     space = build.space_from_config(cfg)
     truth = nas_bench_macro_truth(space)
     known = list(dict.fromkeys(space.canonical(a) for a in truth.known()))
-    table, archs = under_largest_cap(table_frame(space, known, truth.accuracy(known)), known, args.caps)
+    table = table_frame(space, known, truth.accuracy(known))
+    cheapest = float(table["flops"].min())
+    if min(args.caps) < cheapest:
+        print(f"zero_cost_picks.py: --caps {min(args.caps):g} admits no network (the cheapest has "
+              f"{cheapest:g} FLOPs): give caps of at least {cheapest:g}", file=sys.stderr)
+        raise SystemExit(2)
+    table, archs = under_largest_cap(table, known, args.caps)
     data = build.data_from_config(cfg, space)
     evaluator = ZeroCostEvaluator(space, data, ZeroCostSettings(args.proxies[0], args.batch_size, args.init_seed),
                                   cache=build.resolve_path(args.cache), progress=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 
 def test_merge_keeps_the_caps_and_proxies_a_run_did_not_score(benchmark_script):
@@ -18,3 +19,13 @@ def test_markdown_leaves_a_cap_a_proxy_was_not_run_on_empty(benchmark_script):
                           "regret": [1.0, 2.0, 0.7]})
     md = benchmark_script("zero_cost_picks")._markdown(picks)
     assert "| naswot | 1.00 | 2.00 |" in md and "| jacob_cov | 0.70 |  |" in md
+
+
+def test_a_cap_below_the_cheapest_network_is_one_clear_line(nas_bench_macro_json, benchmark_script, monkeypatch,
+                                                              capsys):
+    monkeypatch.setattr("sys.argv", ["zero_cost_picks.py", "--proxies", "naswot", "--caps", "1e6", "30e6"])
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark_script("zero_cost_picks").main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--caps 1e+06 admits no network" in err and len(err.strip().splitlines()) == 1
