@@ -10,8 +10,16 @@ its ``seconds`` are the search's, ``train_seconds`` the shared training's.
 One row per (method, target, seed) in ``benchmarks/results/dnas_macro[_smoke].csv``; a re-run
 skips the rows already there and resumes an interrupted training from its checkpoint (``--work``).
 
+``--init-from CKPT`` runs both paths from ONE trained supernet (stage one of the two-stage path,
+e.g. ``checkpoints/cifar_fair.pt`` of ``ranking_cifar10.py``): every DNAS search starts its weights
+from it (``supernet.init_from``; the weight-only warm-up FBNet and ProxylessNAS run first is that
+training, so ``--warmup-epochs`` defaults to 0) and searches alpha for ``--epochs`` more, while
+``two_stage`` searches it with NSGA-II. Every row's ``train_seconds`` is that shared training.
+Rows go to ``dnas_macro_from_supernet.csv``.
+
     python benchmarks/dnas_macro.py --epochs 30 --seeds 0 1 2       # the lead's run (idle machine)
     python benchmarks/dnas_macro.py --epochs 3 --train-images 10000 --seeds 0   # the README's run (~70 min)
+    python benchmarks/dnas_macro.py --init-from checkpoints/cifar_fair.pt --epochs 2   # from stage one's supernet
     python benchmarks/dnas_macro.py --smoke                          # a couple of minutes, checks the plumbing
 """
 from __future__ import annotations
@@ -78,12 +86,16 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--cost-form", default=None, choices=["mul_log", "add", "hinge"],
                    help="cost.form for every DNAS method (default: each method's published form); rows are "
                         "labelled method[form]")
+    p.add_argument("--init-from", default=None,
+                   help="a trained one-shot supernet checkpoint both paths start from (two_stage trains none)")
     p.add_argument("--smoke", action="store_true", help="tiny budget: 2 x 4 steps on 1,024 images, one method set")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.smoke:
         args.epochs, args.max_steps, args.train_images, args.batch_size, args.warmup_epochs = 2, 6, 1024, 64, 0.2
         args.search_evaluations, args.search_val_images = 40, 500
+    if args.init_from and args.warmup_epochs is None:
+        args.warmup_epochs = 0.0  # the supernet's training was the weight-only warm-up
     logging.basicConfig(level=logging.WARNING)
 
     from oneshot.dnas import flops_table, latency_table
@@ -104,10 +116,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     lat_target = args.latency_target or float(np.median(table_lat))
     targets = [("flops", t) for t in args.flops_targets] + ([] if args.no_latency else [("latency", lat_target)])
 
-    out = Path(args.out) if args.out else RESULTS / ("dnas_macro_smoke.csv" if args.smoke else "dnas_macro.csv")
+    stem = "dnas_macro" + ("_from_supernet" if args.init_from else "") + ("_smoke" if args.smoke else "")
+    out = Path(args.out) if args.out else RESULTS / f"{stem}.csv"
+    shared = shared_supernet(args.init_from) if args.init_from else {}
     rows = pd.read_csv(out, dtype=ARCH_COLUMNS).to_dict("records") if out.is_file() else []
     done = {(r["method"], r["metric"], float(r["target"]), int(r["seed"])) for r in rows}
     work = Path(args.work) / ("smoke" if args.smoke else f"e{args.epochs:g}_n{args.train_images or 'all'}")
+    if args.init_from:
+        work = work.with_name(f"{work.name}_from_{Path(args.init_from).stem}")
     common = [f"data={args.data}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
               f"device={args.device}", f"device.lut={args.lut}", "device.force_lut=true",
               "device.latency_correction=false", f"runtime.threads={args.threads}", "runtime.progress=false",
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         common += [f"data.train_images={args.train_images}", "data.val_images=500",
                    "evaluator.val_images=500", "evaluator.recal_images=256"]
     for seed in args.seeds:
-        supernet: dict = {}
+        supernet: dict = dict(shared)
         for metric, target in targets:
             best_arch, best_acc, best_cost = table_best(table, table_flops if metric == "flops" else table_lat, target)
             for method in args.methods:
@@ -133,6 +149,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         start = time.perf_counter()  # the training is train_seconds, shared by every target
                     best = search_supernet(args, common, supernet["checkpoint"], metric, target, seed, run)
                     extra = {"train_seconds": supernet["seconds"], "sampler": args.sampler}
+                    if args.init_from:
+                        extra.update(sampler=shared["sampler"], init_from=args.init_from)
                 else:
                     overrides = [*common, f"method={method}", f"cost.metric={metric}", f"cost.target={target}",
                                  f"train.seed={seed}", "train.resume=true", f"checkpoint={run}/dnas.pt",
@@ -141,8 +159,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         overrides.append(f"cost.form={args.cost_form}")
                     if args.warmup_epochs is not None:
                         overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
+                    if args.init_from:
+                        overrides.append(f"supernet.init_from={args.init_from}")
                     best = json.loads(run_dnas(compose(overrides), run).read_text())
                     extra = {"alpha_steps": best["dnas"]["alpha_steps"]}
+                    if args.init_from:
+                        extra.update(train_seconds=shared["seconds"], init_from=args.init_from)
                 seconds = time.perf_counter() - start
                 arch = space.parse(best["arch"])
                 cost = flops.of(arch) if metric == "flops" else lat.of(arch)
@@ -166,8 +188,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
 def report(rows: pd.DataFrame) -> str:
     """Markdown: per target, each method's derived arch (true accuracy, cost, regret vs the table's best
-    under the same cap), mean over seeds, and the wall-clock it took (two_stage: its shared supernet
-    training plus this target's search)."""
+    under the same cap), mean over seeds, and the wall-clock it took (with a shared supernet training,
+    ``train_seconds``, that training plus this target's search)."""
     lines = ["| target | method | seeds | arch (seed 0) | true accuracy % | cost | feasible | regret (points) | minutes |",
              "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for (metric, target), group in rows.groupby(["metric", "target"], sort=False):
@@ -177,12 +199,35 @@ def report(rows: pd.DataFrame) -> str:
         lines.append(f"| {label} | table best | | {best['table_best_arch']} | {best['table_best_accuracy']:.2f} | "
                      f"{unit(best['table_best_cost'])} | | 0 | |")
         for method, runs in group.groupby("method", sort=False):
-            minutes = runs["seconds"] + (runs["train_seconds"].fillna(0) if method == "two_stage" else 0)
+            shared = runs["train_seconds"].fillna(0) if "train_seconds" in runs else 0
+            minutes = runs["seconds"] + shared
             regret = runs["table_best_accuracy"] - runs["true_accuracy"]
             lines.append(f"| {label} | {method} | {len(runs)} | {runs['arch'].iloc[0]} | "
                          f"{runs['true_accuracy'].mean():.2f} | {unit(runs['cost'].mean())} | "
                          f"{int(runs['feasible'].sum())}/{len(runs)} | {regret.mean():.2f} | {minutes.mean() / 60:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def shared_supernet(path: str) -> dict:
+    """``--init-from``: the trained supernet both paths start from, its training seconds (summed
+    over its epochs, so a resumed training counts every session) and its sampler."""
+    from oneshot.build import resolve_path
+    from oneshot.train.checkpoint import load_checkpoint
+
+    from oneshot.errors import OneshotError
+
+    ckpt = resolve_path(path)
+    try:
+        state = load_checkpoint(ckpt)
+    except OneshotError as e:
+        print(f"dnas_macro.py: --init-from: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    if state.get("kind", "supernet") != "supernet" or not (state.get("train") or {}).get("complete", True):
+        print(f"dnas_macro.py: --init-from {path} is not a completely trained one-shot supernet checkpoint: "
+              "train one with oneshot-train or benchmarks/ranking_cifar10.py", file=sys.stderr)
+        raise SystemExit(2)
+    seconds = sum(float(h.get("seconds", 0.0)) for h in state.get("history", []))
+    return {"checkpoint": ckpt, "seconds": round(seconds, 1), "sampler": (state.get("sampler") or {}).get("name")}
 
 
 def train_supernet_once(args, common: list[str], folder: Path, seed: int) -> dict:

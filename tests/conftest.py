@@ -38,6 +38,23 @@ def tiny_data():
 
 
 @pytest.fixture
+def make_cfg():
+    """Compose an app's config with overrides, as the console script would."""
+    from hydra import compose, initialize_config_dir
+
+    from oneshot.config import register_configs
+    from oneshot.paths import conf_dir
+
+    register_configs()
+
+    def make(app: str, *overrides: str):
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return compose(config_name=app, overrides=list(overrides))
+
+    return make
+
+
+@pytest.fixture
 def nas_bench_macro_json() -> Path:
     path = shared_data_dir() / "nas-bench-macro" / "nas-bench-macro_cifar10.json"
     if not path.is_file():

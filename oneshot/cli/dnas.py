@@ -7,6 +7,7 @@ Examples:
   oneshot-dnas                                              # FBNet, FLOPs loss, on digits
   oneshot-dnas method=gdas cost.target=40e6                 # GDAS, FLOPs target 40M
   oneshot-dnas method=proxyless cost.metric=latency device=cpu_2t cost.target=3   # ms, needs luts/cpu_2t.csv
+  oneshot-dnas supernet.init_from=checkpoints/supernet.pt method.warmup_epochs=0   # from stage one's supernet
 """
 from ..workflows.dnas import run_dnas
 from .app import hydra_app

@@ -17,6 +17,7 @@ from ..space.space import SearchSpace
 from ..supernet import SuperNet
 from ..train.distributed import DistContext, process_group, rank_device
 from ..train.trainer import Trainer
+from .init_from import check_same_start, one_shot_start
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +70,30 @@ def _run(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
     strategy_seed = method.seed if method.seed is not None else settings.seed
     uniform = DnasStrategy.uniform_probs(space)
     cost = CostLoss(cost_settings, table, uniform)  # bad target: fails before the data loads
+    ckpt = build.checkpoint_path(cfg)
+    one_shot, start = one_shot_start(cfg.supernet.get("init_from"), space, ckpt)
     data = build.data_from_config(cfg, space)
     weight_data, alpha_data = arch_split(data, method.arch_fraction, strategy_seed)
     runtime.seed_everything(settings.seed)
-    ckpt = build.checkpoint_path(cfg)
     strategy = DnasStrategy(space, method, cost, alpha_data, seed=settings.seed)
-    extra = {"space": space.to_config(), "supernet": {"sharing": "separate"}, "kind": "dnas",
+    model = SuperNet(space)
+    if one_shot is not None:  # stage one's supernet is the weight-only warm-up
+        model.load_state_dict(one_shot)
+        log.info("weights start from %s (method.warmup_epochs=%g more)", start["init_from"], method.warmup_epochs)
+    extra = {"space": space.to_config(), "supernet": {"sharing": "separate", **start}, "kind": "dnas",
              "config": OmegaConf.to_container(cfg, resolve=True)}
     from .train import training_callbacks
 
     callbacks = [AlphaTrajectory(space, out_dir), *training_callbacks(cfg, space, out_dir, ctx)]
-    trainer = Trainer(SuperNet(space), strategy, weight_data, settings, checkpoint_path=ckpt,
+    trainer = Trainer(model, strategy, weight_data, settings, checkpoint_path=ckpt,
                       metrics_path=out_dir / "metrics.csv", device=rank_device(ctx, cfg.runtime.device),
                       extra_state=extra, progress=cfg.runtime.progress, dist=ctx, callbacks=callbacks)
     if cfg.train.resume and ckpt.exists():
         from ..train.checkpoint import check_space, load_checkpoint
 
-        check_space(load_checkpoint(ckpt), space, ckpt)
+        state = load_checkpoint(ckpt)
+        check_space(state, space, ckpt)
+        check_same_start(state.get("supernet") or {}, start, ckpt)
         trainer.resume()
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)

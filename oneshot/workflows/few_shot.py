@@ -11,7 +11,7 @@ from .. import build
 from ..sampling.few_shot import FewShotSampler
 from ..space.space import SearchSpace
 from ..supernet.few_shot import FewShotSuperNet
-from ..train.checkpoint import file_hash, load_checkpoint
+from .init_from import check_same_start, one_shot_start
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +29,10 @@ def few_shot_setup(cfg: DictConfig, space: SearchSpace,
         raise ValueError(f"supernet.split_layers needs supernet sharing 'separate', got {sc.sharing!r}: "
                          "few-shot splits the separate-weights supernet (use supernet=few_shot)")
     model = FewShotSuperNet(space, list(sc.split_layers))
-    spec: dict[str, Any] = {**model.spec(), "init_from": None, "init_from_hash": None}
-    if sc.init_from:
-        source = build.resolve_path(sc.init_from)
-        if source.resolve() == Path(ckpt).resolve():
-            raise ValueError(f"checkpoint={ckpt} is supernet.init_from itself: the few-shot run would overwrite "
-                             "the one-shot checkpoint; give the few-shot run its own name= or checkpoint=")
-        state = load_checkpoint(source, space)
-        stored = state.get("supernet") or {}
-        if stored.get("split_layers") or stored.get("sharing", "separate") != "separate" \
-                or state.get("kind", "supernet") != "supernet":
-            raise ValueError(f"supernet.init_from={source} is not a one-shot separate-weights supernet "
-                             f"(kind {state.get('kind')!r}, supernet {stored}): pass the checkpoint of "
-                             "`oneshot-train` with supernet=separate")
-        if not (state.get("train") or {}).get("complete", True):
-            log.warning("%s is a partly trained one-shot checkpoint (step %s)", source, state["train"].get("step"))
-        model.load_one_shot(state["model"])
-        spec.update(init_from=str(source), init_from_hash=file_hash(source))
+    one_shot, start = one_shot_start(sc.init_from, space, ckpt)
+    spec: dict[str, Any] = {**model.spec(), **start}
+    if one_shot is not None:
+        model.load_one_shot(one_shot)
     else:
         log.warning("few-shot split without supernet.init_from: the %d sub-supernets start as copies of one "
                     "freshly initialised supernet (the paper starts them from the trained one-shot weights)",
@@ -64,6 +51,4 @@ def check_resumable(state: dict[str, Any], spec: dict[str, Any], path: Path) -> 
         held = f"split layers {stored['split_layers']}" if stored.get("split_layers") else "a one-shot supernet"
         raise ValueError(f"cannot resume {path}: it holds {held}, this run splits layers {spec['split_layers']}; "
                          "use a new checkpoint name or train.resume=false")
-    if spec["init_from_hash"] and stored.get("init_from_hash") not in (None, spec["init_from_hash"]):
-        raise ValueError(f"cannot resume {path}: it was split from another one-shot checkpoint than "
-                         f"{spec['init_from']} (content changed); use a new checkpoint name or train.resume=false")
+    check_same_start(stored, spec, path)

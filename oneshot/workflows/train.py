@@ -13,6 +13,7 @@ from ..space.space import SearchSpace
 from ..train.distributed import DistContext, process_group, rank_device
 from ..train.trainer import Trainer
 from .few_shot import check_resumable, few_shot_setup, is_few_shot
+from .init_from import check_same_start, one_shot_start
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,13 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
         model, sampler, spec = few_shot_setup(cfg, space, ckpt)
     else:
         model = build_supernet(space, cfg.supernet.sharing)
+        one_shot, start = one_shot_start(cfg.supernet.get("init_from"), space, ckpt)
+        if one_shot is not None:  # continue training a one-shot supernet under this run's settings
+            if cfg.supernet.sharing != "separate":
+                raise ValueError("supernet.init_from starts a separate-weights supernet, not "
+                                 f"supernet={cfg.supernet.sharing}: use supernet=separate")
+            model.load_state_dict(one_shot)
+            spec.update(start)
     extra = {"space": space.to_config(), "supernet": spec,
              "config": OmegaConf.to_container(cfg, resolve=True), "kind": "supernet"}
     trainer = Trainer(model, sampler, data, settings, checkpoint_path=ckpt, metrics_path=out_dir / "metrics.csv",
@@ -50,6 +58,8 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
         check_space(state, space, ckpt)
         if is_few_shot(cfg):
             check_resumable(state, spec, ckpt)
+        else:
+            check_same_start(state.get("supernet") or {}, spec, ckpt)
         trainer.resume()
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)

@@ -1,0 +1,51 @@
+"""``supernet.init_from``: start a run from a trained one-shot supernet's weights.
+
+Few-shot NAS copies them into every sub-supernet; differentiable search (``oneshot-dnas``) starts
+its weights from them, so stage one's training is the weight-only warm-up FBNet and ProxylessNAS
+run first. Both refuse anything but a one-shot separate-weights ``oneshot-train`` checkpoint, and
+refuse to resume a run that was started from a checkpoint whose content has changed since.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import build
+from ..space.space import SearchSpace
+from ..train.checkpoint import file_hash, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def one_shot_start(init_from: str | None, space: SearchSpace,
+                   ckpt: Path) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
+    """The one-shot model state dict ``init_from`` holds (None without one) and the
+    ``{"init_from", "init_from_hash"}`` entry the new run's checkpoint stores."""
+    spec: dict[str, Any] = {"init_from": None, "init_from_hash": None}
+    if not init_from:
+        return None, spec
+    source = build.resolve_path(init_from)
+    if source.resolve() == Path(ckpt).resolve():
+        raise ValueError(f"checkpoint={ckpt} is supernet.init_from itself: the run would overwrite "
+                         "the one-shot checkpoint; give the run its own name= or checkpoint=")
+    state = load_checkpoint(source, space)
+    stored = state.get("supernet") or {}
+    if stored.get("split_layers") or stored.get("sharing", "separate") != "separate" \
+            or state.get("kind", "supernet") != "supernet":
+        raise ValueError(f"supernet.init_from={source} is not a one-shot separate-weights supernet "
+                         f"(kind {state.get('kind')!r}, supernet {stored}): pass the checkpoint of "
+                         "`oneshot-train` with supernet=separate")
+    if not (state.get("train") or {}).get("complete", True):
+        log.warning("%s is a partly trained one-shot checkpoint (step %s)", source, state["train"].get("step"))
+    return state["model"], {"init_from": str(source), "init_from_hash": file_hash(source)}
+
+
+def check_same_start(stored: dict[str, Any], spec: dict[str, Any], path: Path) -> None:
+    """Refuse to resume ``path`` when this run names an ``init_from`` whose content differs from
+    the one the stored run started from."""
+    if spec.get("init_from_hash") and stored.get("init_from_hash") not in (None, spec["init_from_hash"]):
+        raise ValueError(f"cannot resume {path}: it was started from another one-shot checkpoint than "
+                         f"{spec['init_from']} (content changed); use a new checkpoint name or train.resume=false")
