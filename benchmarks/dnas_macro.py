@@ -19,12 +19,14 @@ Rows go to ``dnas_macro_from_supernet.csv``.
 
     python benchmarks/dnas_macro.py --epochs 30 --seeds 0 1 2       # the lead's run (idle machine)
     python benchmarks/dnas_macro.py --epochs 3 --train-images 10000 --seeds 0   # the README's run (~70 min)
-    python benchmarks/dnas_macro.py --init-from checkpoints/cifar_fair.pt --epochs 2   # from stage one's supernet
+    python benchmarks/dnas_macro.py --init-from checkpoints/cifar_fair.pt --epochs 1 \
+        --dnas-override train=cifar_cpu train.lr=0.01 train.warmup_epochs=0   # from stage one's supernet
     python benchmarks/dnas_macro.py --smoke                          # a couple of minutes, checks the plumbing
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--cost-form", default=None, choices=["mul_log", "add", "hinge"],
                    help="cost.form for every DNAS method (default: each method's published form); rows are "
                         "labelled method[form]")
+    p.add_argument("--dnas-override", nargs="*", default=[],
+                   help="extra Hydra overrides for the DNAS runs only, e.g. train=cifar_cpu train.lr=0.01")
     p.add_argument("--init-from", default=None,
                    help="a trained one-shot supernet checkpoint both paths start from (two_stage trains none)")
     p.add_argument("--smoke", action="store_true", help="tiny budget: 2 x 4 steps on 1,024 images, one method set")
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     work = Path(args.work) / ("smoke" if args.smoke else f"e{args.epochs:g}_n{args.train_images or 'all'}")
     if args.init_from:
         work = work.with_name(f"{work.name}_from_{Path(args.init_from).stem}")
+    if args.dnas_override:  # another recipe must not resume these runs' checkpoints
+        work = work.with_name(f"{work.name}_{hashlib.sha1(' '.join(args.dnas_override).encode()).hexdigest()[:8]}")
     common = [f"data={args.data}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}",
               f"device={args.device}", f"device.lut={args.lut}", "device.force_lut=true",
               "device.latency_correction=false", f"runtime.threads={args.threads}", "runtime.progress=false",
@@ -161,8 +167,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         overrides.append(f"method.warmup_epochs={args.warmup_epochs}")
                     if args.init_from:
                         overrides.append(f"supernet.init_from={args.init_from}")
+                    overrides += args.dnas_override
                     best = json.loads(run_dnas(compose(overrides), run).read_text())
-                    extra = {"alpha_steps": best["dnas"]["alpha_steps"]}
+                    extra = {"alpha_steps": best["dnas"]["alpha_steps"], "dnas_override": " ".join(args.dnas_override)}
                     if args.init_from:
                         extra.update(train_seconds=shared["seconds"], init_from=args.init_from)
                 seconds = time.perf_counter() - start
