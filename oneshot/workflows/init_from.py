@@ -44,8 +44,12 @@ def one_shot_start(init_from: str | None, space: SearchSpace,
 
 
 def check_same_start(stored: dict[str, Any], spec: dict[str, Any], path: Path) -> None:
-    """Refuse to resume ``path`` when this run names an ``init_from`` whose content differs from
-    the one the stored run started from."""
-    if spec.get("init_from_hash") and stored.get("init_from_hash") not in (None, spec["init_from_hash"]):
-        raise ValueError(f"cannot resume {path}: it was started from another one-shot checkpoint than "
-                         f"{spec['init_from']} (content changed); use a new checkpoint name or train.resume=false")
+    """Refuse to resume ``path`` when this run names an ``init_from`` the stored run did not start
+    from (another checkpoint, changed content, or none). Checkpoints older than the entry resume."""
+    wanted = spec.get("init_from_hash")
+    if not wanted or "init_from_hash" not in stored or stored["init_from_hash"] == wanted:
+        return
+    held = ("another one-shot checkpoint (or this one before its content changed)" if stored["init_from_hash"]
+            else "its own initialisation, not a one-shot checkpoint")
+    raise ValueError(f"cannot resume {path}: it was started from {held}, not from {spec['init_from']}; "
+                     "use a new checkpoint name or train.resume=false")

@@ -57,6 +57,10 @@ def test_resume_refuses_a_changed_start_and_a_dnas_checkpoint_is_not_a_start(mak
                       f"checkpoint={tmp_path}/d.pt")
     with pytest.raises(ValueError, match="started from another one-shot checkpoint"):
         run_dnas(resume, tmp_path / "d")
+    run_dnas(make_cfg("dnas", *DNAS, f"checkpoint={tmp_path}/s.pt"), tmp_path / "s")
+    with pytest.raises(ValueError, match="started from its own initialisation"):
+        run_dnas(make_cfg("dnas", *DNAS, "train.max_steps=2", f"supernet.init_from={one_shot}",
+                          f"checkpoint={tmp_path}/s.pt"), tmp_path / "s")
     with pytest.raises(ValueError, match="is not a one-shot separate-weights supernet"):
         run_dnas(make_cfg("dnas", *DNAS, f"supernet.init_from={tmp_path}/d.pt", f"checkpoint={tmp_path}/e.pt"),
                  tmp_path / "e")
