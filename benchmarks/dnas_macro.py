@@ -219,9 +219,8 @@ def shared_supernet(path: str) -> dict:
     """``--init-from``: the trained supernet both paths start from, its training seconds (summed
     over its epochs, so a resumed training counts every session) and its sampler."""
     from oneshot.build import resolve_path
-    from oneshot.train.checkpoint import load_checkpoint
-
     from oneshot.errors import OneshotError
+    from oneshot.train.checkpoint import load_checkpoint
 
     ckpt = resolve_path(path)
     try:

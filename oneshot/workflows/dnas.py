@@ -93,7 +93,7 @@ def _run(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
 
         state = load_checkpoint(ckpt)
         check_space(state, space, ckpt)
-        check_same_start(state.get("supernet") or {}, start, ckpt)
+        check_same_start(state, start, ckpt)
         trainer.resume()
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)

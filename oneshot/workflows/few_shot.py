@@ -51,4 +51,4 @@ def check_resumable(state: dict[str, Any], spec: dict[str, Any], path: Path) -> 
         held = f"split layers {stored['split_layers']}" if stored.get("split_layers") else "a one-shot supernet"
         raise ValueError(f"cannot resume {path}: it holds {held}, this run splits layers {spec['split_layers']}; "
                          "use a new checkpoint name or train.resume=false")
-    check_same_start(stored, spec, path)
+    check_same_start(state, spec, path)

@@ -15,7 +15,7 @@ import torch
 
 from .. import build
 from ..space.space import SearchSpace
-from ..train.checkpoint import file_hash, load_checkpoint
+from ..train.checkpoint import read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def one_shot_start(init_from: str | None, space: SearchSpace,
     if source.resolve() == Path(ckpt).resolve():
         raise ValueError(f"checkpoint={ckpt} is supernet.init_from itself: the run would overwrite "
                          "the one-shot checkpoint; give the run its own name= or checkpoint=")
-    state = load_checkpoint(source, space)
+    state, content_hash = read_checkpoint(source, space)  # one read: the weights and the hash
     stored = state.get("supernet") or {}
     if stored.get("split_layers") or stored.get("sharing", "separate") != "separate" \
             or state.get("kind", "supernet") != "supernet":
@@ -40,12 +40,14 @@ def one_shot_start(init_from: str | None, space: SearchSpace,
                          "`oneshot-train` with supernet=separate")
     if not (state.get("train") or {}).get("complete", True):
         log.warning("%s is a partly trained one-shot checkpoint (step %s)", source, state["train"].get("step"))
-    return state["model"], {"init_from": str(source), "init_from_hash": file_hash(source)}
+    return state["model"], {"init_from": str(source), "init_from_hash": content_hash}
 
 
-def check_same_start(stored: dict[str, Any], spec: dict[str, Any], path: Path) -> None:
-    """Refuse to resume ``path`` when this run names an ``init_from`` the stored run did not start
-    from (another checkpoint, changed content, or none). Checkpoints older than the entry resume."""
+def check_same_start(state: dict[str, Any], spec: dict[str, Any], path: Path) -> None:
+    """Refuse to resume the checkpoint ``state`` (read from ``path``) when this run names an
+    ``init_from`` the stored run did not start from (another checkpoint, changed content, or none).
+    Checkpoints older than the entry resume."""
+    stored = state.get("supernet") or {}
     wanted = spec.get("init_from_hash")
     if not wanted or "init_from_hash" not in stored or stored["init_from_hash"] == wanted:
         return

@@ -38,11 +38,11 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
         model, sampler, spec = few_shot_setup(cfg, space, ckpt)
     else:
         model = build_supernet(space, cfg.supernet.sharing)
+        if cfg.supernet.get("init_from") and cfg.supernet.sharing != "separate":
+            raise ValueError("supernet.init_from starts a separate-weights supernet, not "
+                             f"supernet={cfg.supernet.sharing}: use supernet=separate")
         one_shot, start = one_shot_start(cfg.supernet.get("init_from"), space, ckpt)
         if one_shot is not None:  # continue training a one-shot supernet under this run's settings
-            if cfg.supernet.sharing != "separate":
-                raise ValueError("supernet.init_from starts a separate-weights supernet, not "
-                                 f"supernet={cfg.supernet.sharing}: use supernet=separate")
             model.load_state_dict(one_shot)
             spec.update(start)
     extra = {"space": space.to_config(), "supernet": spec,
@@ -59,7 +59,7 @@ def _train_supernet(cfg: DictConfig, out_dir: Path, ctx: DistContext) -> Path:
         if is_few_shot(cfg):
             check_resumable(state, spec, ckpt)
         else:
-            check_same_start(state.get("supernet") or {}, spec, ckpt)
+            check_same_start(state, spec, ckpt)
         trainer.resume()
     elif ckpt.exists():
         log.warning("overwriting %s (train.resume=false)", ckpt)
